@@ -1,0 +1,71 @@
+"""Accuracy of a model on held-out problems, greedy or sampled."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .encoding import decode_completions, encode_prompts
+from .sampling import sample
+from .task import AdditionTask, Problem, reward
+
+
+@dataclass
+class EvalResult:
+    accuracy: float
+    n: int
+    temperature: float
+    problems: list[Problem]
+    completions: list[str]
+    rewards: list[float]
+
+
+def task_of(model_path) -> AdditionTask:
+    """The task a lab checkpoint was trained on (stored in its labkit.json); the default task otherwise."""
+    meta = Path(model_path) / "labkit.json"
+    if meta.exists():
+        return AdditionTask(**json.loads(meta.read_text()).get("task", {}))
+    return AdditionTask()
+
+
+def evaluate(
+    model,
+    tokenizer,
+    task: AdditionTask,
+    n: int = 512,
+    seed: int = 0,
+    temperature: float = 1.0,
+    batch_size: int = 256,
+    split: str = "held_out",
+    progress: bool | None = None,
+) -> EvalResult:
+    """Fraction of ``n`` problems from ``split`` whose completion earns reward 1.
+
+    ``temperature=0`` is greedy decoding. Sampling is seeded, so a repeat gives
+    the same number. A progress bar appears for more than a few batches.
+    """
+    problems = task.problems(n, split=split, seed=seed)
+    generator = torch.Generator().manual_seed(seed)
+    completions: list[str] = []
+    was_training = model.training
+    model.eval()
+    batches = range(0, n, batch_size)
+    show = progress if progress is not None else len(batches) > 2
+    for start in tqdm(batches, desc=f"eval T={temperature:g}", disable=not show, leave=False):
+        chunk = problems[start : start + batch_size]
+        rollout = sample(
+            model,
+            encode_prompts(tokenizer, [p.prompt for p in chunk]),
+            max_new_tokens=task.max_completion_length,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            temperature=temperature,
+            generator=generator,
+        )
+        completions += decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)
+    model.train(was_training)
+    rewards = [reward(p, c) for p, c in zip(problems, completions)]
+    return EvalResult(sum(rewards) / n, n, temperature, problems, completions, rewards)

@@ -1,0 +1,155 @@
+"""Teacher and student: `transformers` causal LMs built from a config, saved in HF format.
+
+The lab's models are ordinary Llama-architecture models. They load through the
+same ``from_pretrained`` path a user would use for a hub model, so everything
+in the lab works unchanged on real checkpoints (see notebook 07).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+from .errors import LabkitError
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """The shape of a Llama-style model."""
+
+    n_layer: int
+    """number of transformer blocks"""
+    d_model: int
+    """width of the residual stream"""
+    n_head: int
+    """attention heads (d_model must divide evenly)"""
+    d_mlp: int
+    """width of the gated MLP"""
+
+
+TEACHER_SIZE = ModelSize(n_layer=4, d_model=128, n_head=4, d_mlp=512)  # ~1.05M parameters
+STUDENT_SIZE = ModelSize(n_layer=2, d_model=64, n_head=4, d_mlp=192)  # ~108K parameters
+
+
+def build_model(size: ModelSize, tokenizer, max_positions: int = 256, seed: int = 0) -> LlamaForCausalLM:
+    """A freshly initialised Llama causal LM for ``tokenizer``'s vocabulary."""
+    if size.d_model % size.n_head:
+        raise LabkitError(f"d_model={size.d_model} is not divisible by n_head={size.n_head}; pick sizes that divide")
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=size.d_model,
+        intermediate_size=size.d_mlp,
+        num_hidden_layers=size.n_layer,
+        num_attention_heads=size.n_head,
+        num_key_value_heads=size.n_head,
+        max_position_embeddings=max_positions,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.config.use_cache = True
+    return model
+
+
+def count_parameters(model: torch.nn.Module, embeddings: bool = True) -> int:
+    """Number of parameters; without the input embedding table when ``embeddings=False``."""
+    total = sum(p.numel() for p in model.parameters())
+    if not embeddings:
+        total -= model.get_input_embeddings().weight.numel()
+    return total
+
+
+def load(path: str | os.PathLike, dtype: torch.dtype = torch.float32, device: str = "cpu"):
+    """Load ``(model, tokenizer)`` from a folder in HF format, or from a hub name.
+
+    A folder that does not exist or holds no model raises a :class:`LabkitError`
+    that says so, instead of a traceback from deep inside transformers.
+    """
+    path_str = str(path)
+    local = Path(path_str).expanduser()
+    if local.exists() and not (local / "config.json").exists():
+        raise LabkitError(
+            f"{path_str!r} is not a model folder (no config.json inside); "
+            "pass a folder made by save_pretrained, such as data/teacher or data/student"
+        )
+    hub_name = not local.exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", path_str) is not None
+    if not local.exists() and not hub_name:
+        raise LabkitError(f"model folder {path_str!r} does not exist; pass a folder made by save_pretrained (e.g. data/student)")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(local) if local.exists() else path_str)
+        model = AutoModelForCausalLM.from_pretrained(str(local) if local.exists() else path_str, dtype=dtype)
+    except (OSError, ValueError) as exc:
+        where = "the folder" if local.exists() else "no such local folder, and as a hub name"
+        raise LabkitError(f"could not load a model from {path_str!r} ({where}): {str(exc).splitlines()[0]}") from exc
+    model.to(device)
+    model.eval()
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def save(model, tokenizer, path: str | os.PathLike, extra: dict | None = None) -> Path:
+    """Save model and tokenizer in HF format (safetensors), atomically.
+
+    Everything is written into a temporary folder beside ``path`` and renamed
+    into place at the end, so an interrupted save leaves the previous
+    checkpoint intact. ``extra`` is stored as ``labkit.json``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        if extra is not None:
+            (tmp / "labkit.json").write_text(json.dumps(extra, indent=2, sort_keys=True) + "\n")
+        old = None
+        if path.exists():
+            old = path.parent / f".{path.name}.old-{os.getpid()}"
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def check_compatible(student_tokenizer, teacher_tokenizer, student_model=None, teacher_model=None) -> None:
+    """Raise a clear error when teacher and student do not share one vocabulary.
+
+    Distillation compares the two models token by token, so token i must mean
+    the same string for both. A known trap: models of one family can report
+    different vocabulary sizes (padded embedding tables).
+    """
+    s_vocab, t_vocab = student_tokenizer.get_vocab(), teacher_tokenizer.get_vocab()
+    if s_vocab != t_vocab:
+        only_s = sorted(set(s_vocab) - set(t_vocab))[:5]
+        only_t = sorted(set(t_vocab) - set(s_vocab))[:5]
+        moved = sorted(k for k in set(s_vocab) & set(t_vocab) if s_vocab[k] != t_vocab[k])[:5]
+        raise LabkitError(
+            f"teacher and student tokenizers differ: student vocabulary has {len(s_vocab)} tokens, "
+            f"teacher vocabulary has {len(t_vocab)}; only in student: {only_s}, only in teacher: {only_t}, "
+            f"different ids: {moved}. Use a teacher and student from one tokenizer family"
+        )
+    if student_model is not None and teacher_model is not None:
+        s_rows = student_model.get_output_embeddings().weight.shape[0]
+        t_rows = teacher_model.get_output_embeddings().weight.shape[0]
+        if s_rows != t_rows:
+            # Same tokenizer, padded output layers of different size: compare on the real vocabulary only.
+            if min(s_rows, t_rows) < len(s_vocab):
+                raise LabkitError(
+                    f"a model's output layer ({min(s_rows, t_rows)} rows) is smaller than the shared vocabulary "
+                    f"({len(s_vocab)} tokens); the checkpoint does not match its tokenizer"
+                )

@@ -1,0 +1,126 @@
+"""Batched sampling with a KV cache, returning per-token log-probs of the sampling policy.
+
+Distillation rests on one fact this module guarantees (and a test checks): the
+log-prob recorded for each sampled token equals what a separate forward pass
+over the finished sequence computes for it. ``token_logprobs`` is that
+separate pass; training and teacher scoring use it.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+from transformers import DynamicCache
+
+from .errors import LabkitError
+
+
+@dataclass
+class Rollout:
+    """A batch of sampled completions. Shapes: B rows, P prompt tokens, T completion tokens."""
+
+    sequences: torch.Tensor  # [B, P+T] prompt followed by completion (pad after eos)
+    prompt_length: int  # P
+    completion_mask: torch.Tensor  # [B, T] 1.0 on generated tokens up to and including eos
+    logprobs: torch.Tensor  # [B, T] log-prob of each sampled token under the sampling policy (0 where masked)
+    temperature: float
+    forward_tokens: int  # token positions the sampler pushed through the model (for the FLOP ledger)
+
+    @property
+    def completion_ids(self) -> torch.Tensor:  # [B, T]
+        return self.sequences[:, self.prompt_length :]
+
+    def __len__(self) -> int:
+        return self.sequences.shape[0]
+
+
+@lru_cache(maxsize=None)
+def _cache_kwarg(model_class) -> str:
+    """transformers 5 calls the KV cache argument ``cache``; 4.x calls it ``past_key_values``."""
+    params = inspect.signature(model_class.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _check_context(model, length: int) -> None:
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if limit is not None and length > limit:
+        raise LabkitError(
+            f"prompt plus completion need {length} positions but the model's context is {limit} "
+            "(config.max_position_embeddings); shorten the prompts or lower max_new_tokens"
+        )
+
+
+@torch.no_grad()
+def sample(
+    model,
+    prompt_ids: torch.Tensor,
+    max_new_tokens: int,
+    eos_token_id: int,
+    pad_token_id: int,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Rollout:
+    """Sample completions for a batch of equal-length prompts ``[B, P]``.
+
+    ``temperature=0`` decodes greedily; the log-probs are then those of the
+    untempered model. Otherwise log-probs are of the tempered distribution the
+    tokens were drawn from: ``log softmax(logits / temperature)``.
+    """
+    if temperature < 0:
+        raise LabkitError(f"temperature must be > 0 (or 0 for greedy decoding), got {temperature}")
+    if max_new_tokens < 1:
+        raise LabkitError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    batch, prompt_length = prompt_ids.shape
+    _check_context(model, prompt_length + max_new_tokens)
+    device = next(model.parameters()).device
+    prompt_ids = prompt_ids.to(device)
+    cache = DynamicCache(config=model.config)
+    kwarg = _cache_kwarg(type(model))
+
+    tokens = torch.full((batch, max_new_tokens), pad_token_id, dtype=torch.long, device=device)
+    logprobs = torch.zeros(batch, max_new_tokens, device=device)
+    mask = torch.zeros(batch, max_new_tokens, device=device)
+    finished = torch.zeros(batch, dtype=torch.bool, device=device)
+    forward_tokens = batch * prompt_length
+
+    logits = model(input_ids=prompt_ids, use_cache=True, **{kwarg: cache}).logits[:, -1].float()
+    for t in range(max_new_tokens):
+        if temperature == 0:
+            log_p = F.log_softmax(logits, dim=-1)
+            next_token = log_p.argmax(dim=-1)
+        else:
+            log_p = F.log_softmax(logits / temperature, dim=-1)
+            next_token = torch.multinomial(log_p.exp(), 1, generator=generator).squeeze(-1)
+        active = ~finished
+        tokens[:, t] = torch.where(active, next_token, pad_token_id)
+        logprobs[:, t] = torch.where(active, log_p.gather(-1, next_token[:, None]).squeeze(-1), 0.0)
+        mask[:, t] = active.float()
+        finished |= next_token == eos_token_id
+        if bool(finished.all()) or t == max_new_tokens - 1:
+            break
+        position = torch.full((batch, 1), prompt_length + t, device=device)
+        logits = model(input_ids=tokens[:, t : t + 1], position_ids=position, use_cache=True, **{kwarg: cache}).logits[:, -1].float()
+        forward_tokens += batch
+
+    length = int(mask.sum(dim=0).nonzero().max()) + 1 if mask.any() else 1
+    sequences = torch.cat([prompt_ids, tokens[:, :length]], dim=1)
+    return Rollout(sequences, prompt_length, mask[:, :length], logprobs[:, :length], temperature, forward_tokens)
+
+
+def token_logprobs(model, sequences: torch.Tensor, prompt_length: int, temperature: float = 1.0, return_logits: bool = False):
+    """Log-prob of every completion token under ``model`` in one forward pass.
+
+    Returns ``[B, T]`` log-probs (and the ``[B, T, V]`` float logits of the
+    positions that predict them when ``return_logits``). Gradients flow when
+    called outside ``torch.no_grad``.
+    """
+    _check_context(model, sequences.shape[1])
+    logits = model(input_ids=sequences[:, :-1], use_cache=False).logits[:, prompt_length - 1 :].float()  # [B, T, V]
+    if temperature not in (0, 1):
+        logits = logits / temperature
+    targets = sequences[:, prompt_length:]  # [B, T]
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, targets[..., None]).squeeze(-1)
+    return (logp, logits) if return_logits else logp
