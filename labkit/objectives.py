@@ -1,0 +1,125 @@
+"""The signals each method learns from, each next to the equation it implements.
+
+Shapes: B sequences, T completion positions, V vocabulary. ``mask`` is 1.0 on
+tokens that count and 0.0 on prompt, padding and masked-out tokens.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """sum(values * mask) / sum(mask): a per-token mean over the tokens that count."""
+    return (values * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def sft_loss(logprobs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy on the given tokens:  L = -(1/|M|) sum_{t in M} log p_student(y_t | y_<t, x).
+
+    ``logprobs`` [B, T] are the student's log-probs of the target tokens.
+    """
+    return -masked_mean(logprobs, mask)
+
+
+def grpo_advantages(rewards: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Group-normalised advantages:  A_i = (r_i - mean_g r) / (std_g r + eps).
+
+    ``rewards`` is [n_prompts, group_size]. A group whose rewards are all equal
+    carries no signal and gets advantage exactly 0.
+    """
+    mean = rewards.mean(dim=1, keepdim=True)
+    std = rewards.std(dim=1, keepdim=True, unbiased=False)
+    return torch.where(std > 0, (rewards - mean) / (std + eps), torch.zeros_like(rewards))
+
+
+def opd_advantages(
+    student_logprobs: torch.Tensor,
+    teacher_logprobs: torch.Tensor,
+    mask: torch.Tensor,
+    kl_penalty_coef: float = 1.0,
+    kl_discount_factor: float = 0.0,
+) -> torch.Tensor:
+    """Per-token advantage of on-policy distillation (Thinking Machines, 2025).
+
+        a_t = -kl_penalty_coef * (log p_student(y_t) - log p_teacher(y_t))      (reverse KL on the sampled token)
+        A_t = sum_{k >= t} gamma^(k-t) a_k                                       (gamma = kl_discount_factor)
+
+    With gamma = 0 (the default, as in the post) each token is judged on its own.
+    Inputs are [B, T] log-probs of the sampled tokens; the result carries no gradient.
+    """
+    per_token = -kl_penalty_coef * (student_logprobs - teacher_logprobs).detach() * mask
+    if kl_discount_factor == 0.0:
+        return per_token
+    advantages = torch.zeros_like(per_token)
+    running = torch.zeros_like(per_token[:, 0])
+    for t in reversed(range(per_token.shape[1])):
+        running = per_token[:, t] + kl_discount_factor * running
+        advantages[:, t] = running
+    return advantages * mask
+
+
+def importance_sampling_loss(
+    logprobs: torch.Tensor, sampling_logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """Policy-gradient loss with an importance ratio to the sampling policy:
+
+        L = -(1/|M|) sum_t  [p_theta(y_t) / q(y_t)] * A_t
+
+    Its gradient is E_q[ratio * A * grad log p_theta], which is the on-policy
+    policy gradient when q = p_theta (ratio 1), and stays unbiased when the
+    samples came from a slightly older policy q.
+    """
+    ratio = torch.exp(logprobs - sampling_logprobs.detach())
+    return -masked_mean(ratio * advantages.detach(), mask)
+
+
+def reverse_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """Exact per-position reverse KL over the whole vocabulary:
+
+        KL(p_s || p_t) = sum_v p_s(v) (log p_s(v) - log p_t(v))
+
+    Inputs [..., V]; returns [...]. Gradient flows into the student only.
+    """
+    student_logp = F.log_softmax(student_logits, dim=-1)
+    teacher_logp = F.log_softmax(teacher_logits.detach(), dim=-1)
+    return (student_logp.exp() * (student_logp - teacher_logp)).sum(-1)
+
+
+def forward_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """KL(p_t || p_s) = sum_v p_t(v) (log p_t(v) - log p_s(v)), per position."""
+    student_logp = F.log_softmax(student_logits, dim=-1)
+    teacher_logp = F.log_softmax(teacher_logits.detach(), dim=-1)
+    return (teacher_logp.exp() * (teacher_logp - student_logp)).sum(-1)
+
+
+def generalized_jsd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, beta: float) -> torch.Tensor:
+    """Generalized Jensen-Shannon divergence of GKD (Agarwal et al., 2024), per position:
+
+        M = beta * p_t + (1 - beta) * p_s
+        JSD_beta = beta * KL(p_t || M) + (1 - beta) * KL(p_s || M)
+
+    As in TRL, the endpoints are the KLs the interpolation tends to in shape:
+    beta = 0 is forward KL(p_t || p_s) (mode-covering, SFT-like) and beta = 1
+    is reverse KL(p_s || p_t) (mode-seeking, like on-policy distillation).
+    """
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f"beta must lie in [0, 1], got {beta}")
+    if beta == 0.0:
+        return forward_kl(student_logits, teacher_logits)
+    if beta == 1.0:
+        return reverse_kl(student_logits, teacher_logits)
+    student_logp = F.log_softmax(student_logits, dim=-1)
+    teacher_logp = F.log_softmax(teacher_logits.detach(), dim=-1)
+    log_beta = torch.log(torch.tensor(beta, dtype=student_logp.dtype))
+    log_one_minus_beta = torch.log(torch.tensor(1.0 - beta, dtype=student_logp.dtype))
+    mixture_logp = torch.logsumexp(torch.stack([teacher_logp + log_beta, student_logp + log_one_minus_beta]), dim=0)
+    kl_teacher = (teacher_logp.exp() * (teacher_logp - mixture_logp)).sum(-1)
+    kl_student = (student_logp.exp() * (student_logp - mixture_logp)).sum(-1)
+    return beta * kl_teacher + (1.0 - beta) * kl_student
+
+
+def entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Per-position entropy H(p) = -sum_v p(v) log p(v) of the distribution the logits define."""
+    logp = F.log_softmax(logits, dim=-1)
+    return -(logp.exp() * logp).sum(-1)

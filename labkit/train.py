@@ -1,0 +1,387 @@
+"""One training loop for every method.
+
+Methods differ in two things only: where the tokens come from (reference
+solutions, teacher samples, the student's own samples) and what scores them
+(labels, a 0/1 outcome reward, teacher log-probs). Prompts, optimizer,
+schedule, logging and the compute ledger are shared, so a side-by-side
+comparison is fair by construction.
+
+    method     tokens from            signal                           2x2 of the post
+    sft        teacher / reference    labels (cross-entropy)           off-policy, dense
+    rl         student                0/1 outcome reward (GRPO)        on-policy, sparse
+    opd        student                -(log p_s - log p_t) per token   on-policy, dense
+    opd-exact  student                full-vocabulary reverse KL       on-policy, dense
+    gkd        student (lmbda) or     generalized JSD(beta)            mixed
+               teacher/reference
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from . import objectives
+from .encoding import decode_completions, encode_completions, encode_prompts
+from .errors import LabkitError
+from .flops import ComputeLedger
+from .evaluate import evaluate
+from .models import check_compatible, save
+from .sampling import sample, token_logprobs
+from .task import AdditionTask, reward
+
+METHODS = ("sft", "rl", "opd", "opd-exact", "gkd")
+NEEDS_TEACHER = {"opd", "opd-exact", "gkd"}  # sft needs one only when sft_data == "teacher"
+EVAL_SEED = 1234  # held-out problems for curves are the same for every run and method
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of a training run; names follow TRL and tinker-cookbook where the meaning is the same."""
+
+    method: str = "opd"
+    """which signal trains the student: sft, rl, opd, opd-exact or gkd"""
+    steps: int = 100
+    """number of optimizer steps"""
+    seed: int = 0
+    """seeds prompts, sampling and every random choice of the run"""
+    learning_rate: float = 1e-4
+    """peak learning rate of AdamW"""
+    warmup_steps: int = 10
+    """linear warm-up from 0; a fresh optimizer on a trained model without warm-up is destructive"""
+    lr_schedule: str = "cosine"
+    """'cosine' decays to min_lr_ratio * learning_rate after warm-up; 'constant' keeps it"""
+    min_lr_ratio: float = 0.1
+    """final learning rate as a fraction of the peak (cosine schedule)"""
+    batch_size: int = 16
+    """prompts per step"""
+    group_size: int = 4
+    """samples per prompt (TRL num_generations, tinker group_size); SFT uses as many teacher samples"""
+    temperature: float = 1.0
+    """student sampling temperature"""
+    teacher_temperature: float = 1.0
+    """temperature of the teacher's distribution when it samples or scores"""
+    max_new_tokens: int = 0
+    """longest completion; 0 means the task's own bound"""
+    max_grad_norm: float = 1.0
+    """gradient clipping threshold (0 disables)"""
+    weight_decay: float = 0.0
+    """AdamW weight decay"""
+    sft_data: str = "teacher"
+    """off-policy tokens for sft and gkd: 'teacher' samples or 'reference' solutions"""
+    kl_coef: float = 0.0
+    """rl: weight of a KL(student || start policy) penalty"""
+    kl_penalty_coef: float = 1.0
+    """opd: scale of the per-token reverse-KL advantage (tinker-cookbook)"""
+    kl_discount_factor: float = 0.0
+    """opd: discount of future per-token advantages; 0 = each token judged on its own (the post)"""
+    advantage_clip: float = 0.0
+    """opd: clip per-token advantages to [-c, c]; 0 disables"""
+    lmbda: float = 0.5
+    """gkd: fraction of steps trained on the student's own samples (TRL lmbda)"""
+    beta: float = 0.5
+    """gkd: generalized JSD interpolation, 0 = forward KL, 1 = reverse KL (TRL beta)"""
+    eval_every: int = 0
+    """evaluate held-out accuracy every this many steps (0: only at the start and the end)"""
+    eval_n: int = 256
+    """held-out problems per evaluation"""
+    eval_temperature: float = 1.0
+    """sampling temperature of evaluations (0 = greedy); sampled accuracy is the steadier metric"""
+    monitor_size: int = 16
+    """student samples drawn (uncharged) to log reward and teacher_kl when the method itself does not sample"""
+
+    def validate(self) -> "TrainConfig":
+        """Raise a LabkitError naming the first bad field and how to fix it."""
+        if self.method not in METHODS:
+            raise LabkitError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        positive_ints = ("steps", "batch_size", "group_size", "eval_n", "monitor_size")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise LabkitError(f"{name} must be a whole number of at least 1, got {value!r}")
+        for name in ("warmup_steps", "eval_every", "max_new_tokens"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise LabkitError(f"{name} must be a whole number >= 0, got {value!r}")
+        if not self.learning_rate > 0 or not math.isfinite(self.learning_rate):
+            raise LabkitError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+        for name in ("temperature", "teacher_temperature"):
+            if not getattr(self, name) > 0:
+                raise LabkitError(f"{name} must be > 0, got {getattr(self, name)!r}; use e.g. 1.0")
+        if self.eval_temperature < 0:
+            raise LabkitError(f"eval_temperature must be >= 0 (0 is greedy), got {self.eval_temperature!r}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise LabkitError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if self.sft_data not in ("teacher", "reference"):
+            raise LabkitError(f"sft_data must be 'teacher' or 'reference', got {self.sft_data!r}")
+        for name in ("lmbda", "beta", "min_lr_ratio"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise LabkitError(f"{name} must lie in [0, 1], got {getattr(self, name)!r}")
+        if not 0.0 <= self.kl_discount_factor <= 1.0:
+            raise LabkitError(f"kl_discount_factor must lie in [0, 1], got {self.kl_discount_factor!r}")
+        for name in ("max_grad_norm", "weight_decay", "kl_coef", "advantage_clip"):
+            if getattr(self, name) < 0:
+                raise LabkitError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        return self
+
+    def needs_teacher(self) -> bool:
+        return self.method in NEEDS_TEACHER or (self.method == "sft" and self.sft_data == "teacher")
+
+    @classmethod
+    def field_help(cls) -> dict[str, str]:
+        """The one-line docstring of each field, for the CLI's --help."""
+        import ast
+        import inspect
+
+        source = inspect.getsource(cls)
+        tree = ast.parse(source)
+        docs, body = {}, tree.body[0].body
+        for node, following in zip(body, body[1:]):
+            if isinstance(node, ast.AnnAssign) and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+                docs[node.target.id] = str(following.value.value)
+        return docs
+
+
+@dataclass
+class StepBatch:
+    """What one step trains on. B sequences, P prompt tokens, T completion tokens."""
+
+    problems: list  # [B] the problem behind each sequence
+    sequences: torch.Tensor  # [B, P+T]
+    prompt_length: int
+    mask: torch.Tensor  # [B, T] tokens that carry loss
+    on_policy: bool  # were these the student's own samples?
+    sampling_logprobs: torch.Tensor | None = None  # [B, T] student log-probs at sampling time
+    teacher_logits: torch.Tensor | None = None  # [B, T, V] teacher logits on these sequences
+    rewards: torch.Tensor | None = None  # [B] outcome rewards (student samples only)
+    advantages: torch.Tensor | None = None  # [B, T] per-token advantages (rl, opd)
+
+
+@dataclass
+class TrainResult:
+    history: list[dict]
+    ledger: ComputeLedger
+    config: TrainConfig
+    out_dir: Path | None = None
+    samples: list[dict] = field(default_factory=list)
+
+    def evals(self) -> list[dict]:
+        """The rows of the history that carry an evaluation."""
+        return [row for row in self.history if "eval_accuracy" in row]
+
+    @property
+    def final_accuracy(self) -> float:
+        return self.evals()[-1]["eval_accuracy"]
+
+
+def learning_rate_at(config: TrainConfig, step: int) -> float:
+    """Linear warm-up, then constant or cosine decay to min_lr_ratio of the peak."""
+    if config.warmup_steps and step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return config.learning_rate * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
+
+
+class Trainer:
+    """Runs one method on one student; ``run()`` returns the history and writes metrics.jsonl."""
+
+    def __init__(self, config: TrainConfig, student, tokenizer, task: AdditionTask, teacher=None, out_dir=None,
+                 on_step: Callable[[int, StepBatch, dict], None] | None = None, progress: bool = True,
+                 teacher_tokenizer=None):
+        self.config = config.validate()
+        if config.needs_teacher() and teacher is None:
+            raise LabkitError(f"method {config.method!r} needs a teacher model; pass teacher=... (e.g. data/teacher)")
+        self.student, self.tokenizer, self.task, self.teacher = student, tokenizer, task, teacher
+        if teacher is not None:
+            check_compatible(tokenizer, teacher_tokenizer or tokenizer, student, teacher)
+            teacher.eval()
+            teacher.requires_grad_(False)
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.on_step = on_step
+        self.progress = progress
+        self.max_new_tokens = config.max_new_tokens or task.max_completion_length
+        self.ledger = ComputeLedger()
+        self.reference = None
+        if config.method == "rl" and config.kl_coef > 0:
+            self.reference = copy.deepcopy(student).eval().requires_grad_(False)
+        torch.manual_seed(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.rng = random.Random(config.seed)
+        self.optimizer = torch.optim.AdamW(student.parameters(), lr=learning_rate_at(config, 0),
+                                           weight_decay=config.weight_decay)
+        self.history: list[dict] = []
+        self.seconds = 0.0  # wall time of the charged work only (no monitoring, no evaluation)
+        self.episodes = 0
+        self.step = 0
+
+    # -- where the tokens come from ---------------------------------------------------------
+    def _prompts(self, step: int):
+        problems = self.task.problems(self.config.batch_size, "train", seed=self.config.seed * 1_000_003 + step)
+        return [p for p in problems for _ in range(self.config.group_size)]
+
+    def _student_samples(self, problems, generator=None, charge: bool = True) -> StepBatch:
+        prompts = encode_prompts(self.tokenizer, [p.prompt for p in problems])
+        self.student.eval()
+        rollout = sample(self.student, prompts, self.max_new_tokens, self.tokenizer.eos_token_id,
+                         self.tokenizer.pad_token_id, self.config.temperature, generator or self.generator)
+        self.student.train()
+        if charge:
+            length = rollout.sequences.shape[1]
+            self.ledger.add_forward("student_sampling", self.student, rollout.forward_tokens, length / 2)
+        texts = decode_completions(self.tokenizer, rollout.completion_ids, rollout.completion_mask)
+        rewards = torch.tensor([reward(p, t) for p, t in zip(problems, texts)])
+        return StepBatch(problems, rollout.sequences, rollout.prompt_length, rollout.completion_mask, True,
+                         sampling_logprobs=rollout.logprobs, rewards=rewards)
+
+    def _off_policy_samples(self, problems) -> StepBatch:
+        prompts = encode_prompts(self.tokenizer, [p.prompt for p in problems])
+        if self.config.sft_data == "reference":
+            solutions = [self.task.solution(p, self.rng) for p in problems]
+            ids, mask = encode_completions(self.tokenizer, [s for s, _ in solutions], [m for _, m in solutions])
+            return StepBatch(problems, torch.cat([prompts, ids], dim=1), prompts.shape[1], mask, False)
+        rollout = sample(self.teacher, prompts, self.max_new_tokens, self.tokenizer.eos_token_id,
+                         self.tokenizer.pad_token_id, self.config.teacher_temperature, self.generator)
+        self.ledger.add_forward("teacher_sampling", self.teacher, rollout.forward_tokens, rollout.sequences.shape[1] / 2)
+        return StepBatch(problems, rollout.sequences, rollout.prompt_length, rollout.completion_mask, False)
+
+    def _teacher_logits(self, batch: StepBatch, charge: bool) -> torch.Tensor:
+        """One parallel teacher pass over the batch: logits [B, T, V] at the positions that predict completions."""
+        with torch.no_grad():
+            _, logits = token_logprobs(self.teacher, batch.sequences, batch.prompt_length, return_logits=True)
+        if charge:
+            n, length = batch.sequences.shape
+            self.ledger.add_forward("teacher_scoring", self.teacher, n * (length - 1), length / 2)
+        return logits
+
+    # -- the step ---------------------------------------------------------------------------------
+    def make_batch(self, step: int) -> StepBatch:
+        c, problems = self.config, self._prompts(step)
+        if c.method == "sft":
+            return self._off_policy_samples(problems)
+        if c.method == "gkd":
+            batch = self._student_samples(problems) if self.rng.random() < c.lmbda else self._off_policy_samples(problems)
+            batch.teacher_logits = self._teacher_logits(batch, charge=True)
+            return batch
+        batch = self._student_samples(problems)
+        if c.method == "rl":
+            grouped = batch.rewards.view(c.batch_size, c.group_size)
+            per_sequence = objectives.grpo_advantages(grouped).view(-1)  # [B]
+            batch.advantages = per_sequence[:, None] * batch.mask
+        else:  # opd, opd-exact: the teacher scores every token of the student's samples in one pass
+            batch.teacher_logits = self._teacher_logits(batch, charge=True)
+            if c.method == "opd":
+                teacher_logp = torch.log_softmax(batch.teacher_logits / c.teacher_temperature, dim=-1)
+                teacher_logp = teacher_logp.gather(-1, batch.sequences[:, batch.prompt_length:, None]).squeeze(-1)
+                batch.advantages = objectives.opd_advantages(batch.sampling_logprobs, teacher_logp, batch.mask,
+                                                             c.kl_penalty_coef, c.kl_discount_factor)
+                if c.advantage_clip > 0:
+                    batch.advantages = batch.advantages.clamp(-c.advantage_clip, c.advantage_clip)
+        return batch
+
+    def loss(self, batch: StepBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The method's loss on the batch, and the student's logits [B, T, V] it was computed from."""
+        c = self.config
+        temperature = c.temperature if batch.on_policy else 1.0
+        logprobs, logits = token_logprobs(self.student, batch.sequences, batch.prompt_length, temperature, return_logits=True)
+        n, length = batch.sequences.shape
+        self.ledger.add_forward("student_train", self.student, n * (length - 1), length / 2, backward=True)
+        if c.method == "sft":
+            loss = objectives.sft_loss(logprobs, batch.mask)
+        elif c.method in ("rl", "opd"):
+            loss = objectives.importance_sampling_loss(logprobs, batch.sampling_logprobs, batch.advantages, batch.mask)
+            if self.reference is not None:
+                with torch.no_grad():
+                    _, reference_logits = token_logprobs(self.reference, batch.sequences, batch.prompt_length, return_logits=True)
+                self.ledger.add_forward("reference", self.reference, n * (length - 1), length / 2)
+                loss = loss + c.kl_coef * objectives.masked_mean(objectives.reverse_kl(logits, reference_logits), batch.mask)
+        elif c.method == "opd-exact":
+            loss = objectives.masked_mean(objectives.reverse_kl(logits, batch.teacher_logits / c.teacher_temperature), batch.mask)
+        else:  # gkd
+            divergence = objectives.generalized_jsd(logits, batch.teacher_logits / c.teacher_temperature, c.beta)
+            loss = objectives.masked_mean(divergence, batch.mask)
+        return loss, logits
+
+    def _monitor(self, batch: StepBatch, step: int) -> dict:
+        """reward, teacher_kl and entropy on student samples; drawn (uncharged) when the step has none."""
+        if not batch.on_policy:  # its own generator, so monitoring never changes what the method trains on
+            problems = self.task.problems(self.config.monitor_size, "train", seed=-(self.config.seed * 1_000_003 + step) - 1)
+            generator = torch.Generator().manual_seed(self.config.seed * 7919 + step)
+            batch = self._student_samples(problems, generator, charge=False)
+        with torch.no_grad():
+            _, logits = token_logprobs(self.student, batch.sequences, batch.prompt_length, return_logits=True)
+            row = {"reward": float(batch.rewards.mean()),
+                   "entropy": float(objectives.masked_mean(objectives.entropy(logits), batch.mask))}
+            if self.teacher is not None:
+                teacher_logits = batch.teacher_logits if batch.teacher_logits is not None and batch.on_policy \
+                    else self._teacher_logits(batch, charge=False)
+                row["teacher_kl"] = float(objectives.masked_mean(objectives.reverse_kl(logits, teacher_logits), batch.mask))
+        return row
+
+    def evaluate(self) -> float:
+        result = evaluate(self.student, self.tokenizer, self.task, n=self.config.eval_n, seed=EVAL_SEED,
+                          temperature=self.config.eval_temperature, progress=False)
+        return result.accuracy
+
+    def _write(self, row: dict) -> None:
+        self.history.append(row)
+        if self.out_dir is not None:
+            with open(self.out_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(row) + "\n")
+
+    def _ledger_row(self) -> dict:
+        return {"flops": self.ledger.total, "teacher_flops": self.ledger.teacher, "student_flops": self.ledger.student,
+                "seconds": self.seconds, "episodes": self.episodes}
+
+    def run(self) -> TrainResult:
+        c = self.config
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "metrics.jsonl").write_text("")
+            (self.out_dir / "config.json").write_text(json.dumps(asdict(c), indent=2) + "\n")
+        self.student.train()
+        self._write({"step": 0, "eval_accuracy": self.evaluate(), **self._ledger_row()})
+        bar = tqdm(range(1, c.steps + 1), desc=c.method, disable=not self.progress)
+        for step in bar:
+            self.step = step
+            started = time.perf_counter()
+            for group in self.optimizer.param_groups:
+                group["lr"] = learning_rate_at(c, step - 1)
+            batch = self.make_batch(step)
+            loss, _ = self.loss(batch)
+            if not torch.isfinite(loss):
+                raise LabkitError(f"the loss became {float(loss)} at step {step} ({c.method}); nothing after step "
+                                  f"{step - 1} was kept. Lower learning_rate (now {c.learning_rate:g}) or raise warmup_steps")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if c.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(self.student.parameters(), c.max_grad_norm)
+            self.optimizer.step()
+            self.seconds += time.perf_counter() - started
+            self.episodes += batch.sequences.shape[0]
+            row = {"step": step, "loss": loss.item(), "lr": learning_rate_at(c, step - 1),
+                   "tokens": int(batch.mask.sum()), **self._monitor(batch, step), **self._ledger_row()}
+            if (c.eval_every and step % c.eval_every == 0) or step == c.steps:
+                row["eval_accuracy"] = self.evaluate()
+            self._write(row)
+            if self.on_step is not None:
+                self.on_step(step, batch, row)
+            bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss", "reward", "teacher_kl") if k in row})
+        if self.out_dir is not None:
+            save(self.student, self.tokenizer, self.out_dir / "final",
+                 extra={"task": asdict(self.task), "train": asdict(c), "final_accuracy": self.history[-1]["eval_accuracy"]})
+        return TrainResult(self.history, self.ledger, c, self.out_dir)
+
+
+def train(config: TrainConfig, student, tokenizer, task: AdditionTask, teacher=None, out_dir=None, **kwargs) -> TrainResult:
+    """Train ``student`` in place with ``config.method``; see :class:`Trainer`."""
+    return Trainer(config, student, tokenizer, task, teacher, out_dir, **kwargs).run()
