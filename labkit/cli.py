@@ -1,0 +1,93 @@
+"""Command line: ``python -m labkit {eval,train,build-data}``. Bad input exits non-zero with one readable line."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from .errors import LabkitError
+
+
+def _eval(args) -> None:
+    from .evaluate import evaluate, task_of
+    from .models import load
+
+    if args.n < 1:
+        raise LabkitError(f"--n must be at least 1, got {args.n}")
+    model, tokenizer = load(args.model)
+    task = task_of(args.model)
+    greedy = evaluate(model, tokenizer, task, n=args.n, seed=args.seed, temperature=0.0)
+    sampled = evaluate(model, tokenizer, task, n=args.n, seed=args.seed, temperature=1.0)
+    print(json.dumps({"accuracy": greedy.accuracy, "sampled_accuracy": sampled.accuracy, "n": args.n,
+                      "seed": args.seed, "model": str(args.model)}))
+
+
+def _train(args) -> None:
+    from .evaluate import task_of
+    from .models import load
+    from .train import TrainConfig, train
+
+    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    config = TrainConfig(**overrides).validate()
+    student, tokenizer = load(args.student)
+    teacher = teacher_tokenizer = None
+    # rl and sft on reference solutions do not learn from the teacher, but it still watches: teacher_kl is logged
+    if config.needs_teacher() or Path(args.teacher).exists():
+        teacher, teacher_tokenizer = load(args.teacher)
+    result = train(config, student, tokenizer, task_of(args.student), teacher=teacher, out_dir=args.out,
+                   teacher_tokenizer=teacher_tokenizer)
+    last = result.history[-1]
+    print(json.dumps({"out": str(args.out), "steps": config.steps, "method": config.method,
+                      "eval_accuracy": last.get("eval_accuracy"), "teacher_kl": last.get("teacher_kl"),
+                      "flops": last["flops"], "seconds": round(last["seconds"], 2)}))
+
+
+def _build(args) -> None:
+    from .build import build
+
+    build(args.out, args.teacher_steps, args.student_steps, roles=tuple(args.only or ("teacher", "student")))
+
+
+def parser() -> argparse.ArgumentParser:
+    from .train import TrainConfig
+
+    p = argparse.ArgumentParser(prog="python -m labkit", description="labkit: SFT, RL and on-policy distillation on tiny models")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("eval", help="held-out accuracy of a model, as one JSON object")
+    e.add_argument("--model", required=True, help="model folder in HF format (e.g. data/teacher)")
+    e.add_argument("--n", type=int, default=512, help="number of held-out problems")
+    e.add_argument("--seed", type=int, default=0, help="seed of the problems and of sampling")
+    e.set_defaults(func=_eval)
+
+    t = sub.add_parser("train", help="train a student with one method; writes OUT/metrics.jsonl and OUT/final/")
+    t.add_argument("--out", required=True, help="output folder")
+    t.add_argument("--student", default="data/student", help="student model folder (default data/student)")
+    t.add_argument("--teacher", default="data/teacher", help="teacher model folder (default data/teacher)")
+    helps = TrainConfig.field_help()
+    for f in fields(TrainConfig):
+        kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+        t.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
+                       help=f"{helps.get(f.name, '')} (default {f.default})")
+    t.set_defaults(func=_train)
+
+    b = sub.add_parser("build-data", help="rebuild data/teacher and data/student from scratch (about 10 minutes)")
+    b.add_argument("--out", default="data")
+    b.add_argument("--teacher-steps", type=int, default=None)
+    b.add_argument("--student-steps", type=int, default=None)
+    b.add_argument("--only", choices=["teacher", "student"], action="append",
+                   help="rebuild only this model (the student needs the teacher already in --out)")
+    b.set_defaults(func=_build)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except LabkitError as exc:
+        print(f"labkit: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
