@@ -1,0 +1,77 @@
+"""Helpers every notebook uses: finding the lab's data, recording results for tests, Colab detection."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+RESULT_MIMETYPE = "application/vnd.labkit.result+json"
+REPO_URL = "https://github.com/labkit-lab/labkit"
+
+
+def on_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def data_dir() -> Path:
+    """The lab's ``data/`` folder: beside the package in a checkout, or LABKIT_DATA if set."""
+    if "LABKIT_DATA" in os.environ:
+        return Path(os.environ["LABKIT_DATA"])
+    return Path(__file__).resolve().parent.parent / "data"
+
+
+def _jsonable(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item"):  # numpy / torch scalars
+        return _jsonable(value.item())
+    return value
+
+
+def record(**results) -> dict:
+    """Show results in the notebook and record them in machine-readable form.
+
+    The output carries a JSON copy under a labkit mimetype, which the test
+    harness reads back from the executed notebook to assert on.
+    """
+    from IPython.display import display
+
+    clean = _jsonable(results)
+    text = "recorded: " + ", ".join(f"{k}={_short(v)}" for k, v in clean.items())
+    display({RESULT_MIMETYPE: clean, "text/plain": text}, raw=True)
+    return clean
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = json.dumps(value)
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+def load_lab(student: str | Path | None = None, teacher: str | Path | None = None):
+    """``(task, teacher, student, tokenizer)``: the shipped models (or the given folders) and their task."""
+    from .evaluate import task_of
+    from .models import check_compatible, load
+
+    student_path = Path(student) if student else data_dir() / "student"
+    teacher_path = Path(teacher) if teacher else data_dir() / "teacher"
+    teacher_model, teacher_tokenizer = load(teacher_path)
+    student_model, tokenizer = load(student_path)
+    check_compatible(tokenizer, teacher_tokenizer, student_model, teacher_model)
+    return task_of(student_path), teacher_model, student_model, tokenizer
+
+
+def show_source(function) -> None:
+    """Display a function's source, so the notebook shows the very code that runs."""
+    import inspect
+
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"```python\n{inspect.getsource(function).rstrip()}\n```"))

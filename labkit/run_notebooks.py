@@ -1,0 +1,90 @@
+"""Execute the lab's notebooks headlessly with papermill, on this interpreter's kernel.
+
+    python -m labkit.run_notebooks --out outputs [--quick] [NOTEBOOK ...]
+
+Used by ``make run`` (full settings, rendered copies in outputs/) and by the
+test suite (``quick=True``), which reads back what each notebook recorded with
+:func:`labkit.notebook.record`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .notebook import RESULT_MIMETYPE
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+KERNEL_NAME = "labkit-python"
+
+
+class NotebookFailed(RuntimeError):
+    """A cell raised; the message names the cell and the error."""
+
+
+def ensure_kernel() -> str:
+    """A kernelspec that runs this very interpreter, in a private Jupyter path, so papermill never picks another Python."""
+    root = Path(tempfile.gettempdir()) / f"labkit-kernels-{os.getuid()}"
+    spec_dir = root / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "labkit (this Python)", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    paths = os.environ.get("JUPYTER_PATH", "")
+    if str(root) not in paths.split(os.pathsep):
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([str(root)] + ([paths] if paths else []))
+    return KERNEL_NAME
+
+
+def execute(notebook: str | Path, out: str | Path, parameters: dict | None = None, timeout: int = 1200) -> dict:
+    """Run ``notebook`` into ``out`` and return the results it recorded (merged, later wins)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    notebook, out = Path(notebook), Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(str(notebook), str(out), parameters=parameters or {}, kernel_name=ensure_kernel(),
+                                   cwd=str(notebook.parent), progress_bar=False, execution_timeout=timeout)
+    except PapermillExecutionError as exc:
+        raise NotebookFailed(f"{notebook.name}: cell {exc.exec_count} raised {exc.ename}: {exc.evalue}\n"
+                             f"--- cell source ---\n{exc.source}") from None
+    return read_results(out)
+
+
+def read_results(executed: str | Path) -> dict:
+    """The results an executed notebook recorded under the labkit mimetype."""
+    nb = json.loads(Path(executed).read_text())
+    results: dict = {}
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if RESULT_MIMETYPE in data:
+                results.update(data[RESULT_MIMETYPE])
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m labkit.run_notebooks")
+    p.add_argument("notebooks", nargs="*", help="notebooks to run (default: all in notebooks/)")
+    p.add_argument("--out", default="outputs", help="folder for the executed copies")
+    p.add_argument("--quick", action="store_true", help="small settings, as the tests use")
+    args = p.parse_args(argv)
+    paths = [Path(n) for n in args.notebooks] or sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    failed = 0
+    for path in paths:
+        out = Path(args.out) / path.name
+        try:
+            results = execute(path, out, {"quick": args.quick})
+            print(f"{path.name}: ok -> {out}  {json.dumps(results)[:200]}")
+        except Exception as exc:  # keep going: one broken notebook should not hide the others
+            failed += 1
+            print(f"{path.name}: FAILED\n{exc}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""Every notebook runs under papermill with quick=True, and reports sane results."""
+from pathlib import Path
+
+import pytest
+
+from labkit.run_notebooks import execute
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+
+
+def check_01(r):
+    assert r["teacher_greedy"] >= 0.95
+    assert r["teacher_sampled"] >= 0.85
+    assert r["student_sampled"] <= r["teacher_sampled"] - 0.2
+    assert r["split_overlap"] == 0
+    assert r["max_teacher_entropy"] > 0.3  # the teacher is uncertain somewhere (style)
+
+
+def check_02(r):
+    assert r["final_accuracy"] >= r["start_accuracy"] + 0.1  # SFT on teacher samples helps this student quickly
+    assert r["teacher_kl_end"] < r["teacher_kl_start"]
+    assert 0 <= r["clean_error_rate"] <= 1 and 0 <= r["after_error_rate"] <= 1
+    assert r["teacher_flops"] > 0  # the teacher wrote every training token
+
+
+def check_03(r):
+    assert r["teacher_flops"] == 0  # RL never asks the teacher
+    assert 0 < r["bits_per_episode"] <= 1 and 0 <= r["silent_groups"] <= 1
+    assert r["tokens_per_episode"] > 10 * r["bits_per_episode"]
+    assert r["reward_end"] > r["reward_start"]
+
+
+def check_04(r):
+    assert r["teacher_kl_end"] < 0.8 * r["teacher_kl_start"]  # distillation lowers its own objective
+    assert r["final_accuracy"] > r["start_accuracy"]
+    assert r["failed_samples"] > 0
+    assert r["prm_hit_rate"] > 0.4  # the teacher's worst token usually sits in the first wrong step
+
+
+CHECKS = {"01_task_and_teacher.ipynb": check_01, "02_sft.ipynb": check_02, "03_rl.ipynb": check_03,
+          "04_on_policy_distillation.ipynb": check_04}
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_executes_and_reports_sane_results(notebook, tmp_path):
+    results = execute(notebook, tmp_path / notebook.name, {"quick": True, "seed": 0})
+    assert notebook.name in CHECKS, f"add a check of {notebook.name}'s recorded results to CHECKS"
+    assert results, f"{notebook.name} recorded no results (call labkit.notebook.record)"
+    CHECKS[notebook.name](results)

@@ -1,0 +1,60 @@
+"""The repository's conventions: set-up files in step, notebooks clean and Colab-ready."""
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from labkit.notebook import REPO_URL
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _requirement_names(requirements):
+    return {re.split(r"[<>=!~ \[]", r, maxsplit=1)[0].lower(): r.replace(" ", "") for r in requirements}
+
+
+def test_environment_yml_lists_the_same_dependencies_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = _requirement_names(project["dependencies"] + project["optional-dependencies"]["dev"])
+    text = (ROOT / "environment.yml").read_text()
+    pip_section = text.split("- pip:", 1)[1]
+    listed = [line.strip()[2:].strip() for line in pip_section.splitlines() if line.strip().startswith("- ")]
+    conda_side = _requirement_names([x for x in listed if not x.startswith("-e")])
+    assert conda_side == wanted
+
+
+def test_torch_range_admits_the_local_cpu_wheel_and_excludes_newer_builds():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    torch_req = next(d for d in deps if d.startswith("torch"))
+    assert torch_req.replace(" ", "") == "torch>=2.2,<2.14"
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_is_committed_without_outputs(notebook):
+    nb = json.loads(notebook.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [] and cell.get("execution_count") is None, \
+                f"{notebook.name} has outputs; clear them before committing (Edit > Clear Outputs of All Cells)"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_has_parameters_badge_and_colab_install_cell(notebook):
+    nb = json.loads(notebook.read_text())
+    cells = nb["cells"]
+    params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1
+    source = "".join(params[0]["source"])
+    assert re.search(r"^seed = 0$", source, re.M) and re.search(r"^quick = False$", source, re.M)
+    repo = REPO_URL.removeprefix("https://github.com/")
+    badge = f"https://colab.research.google.com/github/{repo}/blob/main/notebooks/{notebook.name}"
+    assert badge in "".join(cells[0]["source"]), f"{notebook.name}: the first cell needs a Colab badge to {badge}"
+    first_code = next(c for c in cells if c["cell_type"] == "code")
+    assert "google.colab" in "".join(first_code["source"]) and REPO_URL in "".join(first_code["source"])
