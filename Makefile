@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 
 ## make lab: open the lab in JupyterLab (token authentication, printed in the URL)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT) --IdentityProvider.token="$${JUPYTER_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(24))')}"
+	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT) $(LAB_ARGS) $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
+		--IdentityProvider.token="$${JUPYTER_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(24))')}"
 
 ## make test: unit tests and every notebook (papermill, quick settings)
 test: $(STAMP)

@@ -37,7 +37,7 @@ def _train(args) -> None:
     if config.needs_teacher() or Path(args.teacher).exists():
         teacher, teacher_tokenizer = load(args.teacher)
     result = train(config, student, tokenizer, task_of(args.student), teacher=teacher, out_dir=args.out,
-                   teacher_tokenizer=teacher_tokenizer)
+                   teacher_tokenizer=teacher_tokenizer, resume=args.resume)
     last = result.history[-1]
     print(json.dumps({"out": str(args.out), "steps": config.steps, "method": config.method,
                       "eval_accuracy": last.get("eval_accuracy"), "teacher_kl": last.get("teacher_kl"),
@@ -66,6 +66,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="output folder")
     t.add_argument("--student", default="data/student", help="student model folder (default data/student)")
     t.add_argument("--teacher", default="data/teacher", help="teacher model folder (default data/teacher)")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same settings) as if never stopped")
     helps = TrainConfig.field_help()
     for f in fields(TrainConfig):
         kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]

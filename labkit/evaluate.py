@@ -9,6 +9,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .encoding import decode_completions, encode_prompts
+from .errors import LabkitError
 from .sampling import sample
 from .task import AdditionTask, Problem, reward
 
@@ -27,7 +28,10 @@ def task_of(model_path) -> AdditionTask:
     """The task a lab checkpoint was trained on (stored in its labkit.json); the default task otherwise."""
     meta = Path(model_path) / "labkit.json"
     if meta.exists():
-        return AdditionTask(**json.loads(meta.read_text()).get("task", {}))
+        try:
+            return AdditionTask(**json.loads(meta.read_text()).get("task", {}))
+        except (ValueError, TypeError) as exc:
+            raise LabkitError(f"{meta} does not describe a valid task ({exc}); rebuild the checkpoint or fix the file") from exc
     return AdditionTask()
 
 
@@ -48,7 +52,7 @@ def evaluate(
     the same number. A progress bar appears for more than a few batches.
     """
     problems = task.problems(n, split=split, seed=seed)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     completions: list[str] = []
     was_training = model.training
     model.eval()
@@ -64,6 +68,7 @@ def evaluate(
             pad_token_id=tokenizer.pad_token_id,
             temperature=temperature,
             generator=generator,
+            vocab_size=len(tokenizer),
         )
         completions += decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)
     model.train(was_training)

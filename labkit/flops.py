@@ -15,6 +15,8 @@ from .models import count_parameters
 def forward_flops_per_token(model, context: float) -> float:
     """Approximate forward FLOPs for one token at the given average context length."""
     n_params = count_parameters(model, embeddings=False)
+    if getattr(model.config, "tie_word_embeddings", False):
+        n_params += model.get_output_embeddings().weight.numel()  # the shared table is also the output matmul
     config = model.config
     return 2.0 * n_params + 2.0 * config.num_hidden_layers * context * config.hidden_size
 

@@ -98,12 +98,13 @@ def load(path: str | os.PathLike, dtype: torch.dtype = torch.float32, device: st
     return model, tokenizer
 
 
-def save(model, tokenizer, path: str | os.PathLike, extra: dict | None = None) -> Path:
+def save(model, tokenizer, path: str | os.PathLike, extra: dict | None = None, write_extra=None) -> Path:
     """Save model and tokenizer in HF format (safetensors), atomically.
 
     Everything is written into a temporary folder beside ``path`` and renamed
     into place at the end, so an interrupted save leaves the previous
-    checkpoint intact. ``extra`` is stored as ``labkit.json``.
+    checkpoint intact. ``extra`` is stored as ``labkit.json``; ``write_extra(folder)``
+    may add more files to the folder before it is renamed into place.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,6 +114,8 @@ def save(model, tokenizer, path: str | os.PathLike, extra: dict | None = None) -
         tokenizer.save_pretrained(tmp)
         if extra is not None:
             (tmp / "labkit.json").write_text(json.dumps(extra, indent=2, sort_keys=True) + "\n")
+        if write_extra is not None:
+            write_extra(tmp)
         old = None
         if path.exists():
             old = path.parent / f".{path.name}.old-{os.getpid()}"

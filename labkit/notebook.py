@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 
 RESULT_MIMETYPE = "application/vnd.labkit.result+json"
-REPO_URL = "https://github.com/labkit-lab/labkit"
+REPO_URL = "https://github.com/labkit-lab/labkit"  # the one place the repository's address lives
+
+
+def colab_ref() -> str:
+    """The git tag every notebook's Colab cell installs: the release of this labkit."""
+    from . import __version__
+
+    return f"v{__version__}"
 
 
 def on_colab() -> bool:

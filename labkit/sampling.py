@@ -62,13 +62,19 @@ def sample(
     pad_token_id: int,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
+    vocab_size: int | None = None,
 ) -> Rollout:
     """Sample completions for a batch of equal-length prompts ``[B, P]``.
 
     ``temperature=0`` decodes greedily; the log-probs are then those of the
     untempered model. Otherwise log-probs are of the tempered distribution the
-    tokens were drawn from: ``log softmax(logits / temperature)``.
+    tokens were drawn from: ``log softmax(logits / temperature)``. ``vocab_size``
+    drops the padded rows some checkpoints add to their output layer.
     """
+    if prompt_ids.dim() != 2:
+        raise LabkitError(f"prompt_ids must be a [batch, length] tensor of token ids, got shape {tuple(prompt_ids.shape)}")
+    if eos_token_id is None or pad_token_id is None:
+        raise LabkitError("the tokenizer needs an eos and a pad token to sample (set tokenizer.pad_token = tokenizer.eos_token)")
     if temperature < 0:
         raise LabkitError(f"temperature must be > 0 (or 0 for greedy decoding), got {temperature}")
     if max_new_tokens < 1:
@@ -77,6 +83,9 @@ def sample(
     _check_context(model, prompt_length + max_new_tokens)
     device = next(model.parameters()).device
     prompt_ids = prompt_ids.to(device)
+    if generator is not None and generator.device != device:
+        raise LabkitError(f"the sampling generator is on {generator.device} but the model is on {device}; "
+                          f"create it with torch.Generator(device='{device}')")
     cache = DynamicCache(config=model.config)
     kwarg = _cache_kwarg(type(model))
 
@@ -86,7 +95,7 @@ def sample(
     finished = torch.zeros(batch, dtype=torch.bool, device=device)
     forward_tokens = batch * prompt_length
 
-    logits = model(input_ids=prompt_ids, use_cache=True, **{kwarg: cache}).logits[:, -1].float()
+    logits = model(input_ids=prompt_ids, use_cache=True, **{kwarg: cache}).logits[:, -1, :vocab_size].float()
     for t in range(max_new_tokens):
         if temperature == 0:
             log_p = F.log_softmax(logits, dim=-1)
@@ -102,7 +111,8 @@ def sample(
         if bool(finished.all()) or t == max_new_tokens - 1:
             break
         position = torch.full((batch, 1), prompt_length + t, device=device)
-        logits = model(input_ids=tokens[:, t : t + 1], position_ids=position, use_cache=True, **{kwarg: cache}).logits[:, -1].float()
+        logits = model(input_ids=tokens[:, t : t + 1], position_ids=position, use_cache=True,
+                       **{kwarg: cache}).logits[:, -1, :vocab_size].float()
         forward_tokens += batch
 
     length = int(mask.sum(dim=0).nonzero().max()) + 1 if mask.any() else 1
@@ -110,7 +120,8 @@ def sample(
     return Rollout(sequences, prompt_length, mask[:, :length], logprobs[:, :length], temperature, forward_tokens)
 
 
-def token_logprobs(model, sequences: torch.Tensor, prompt_length: int, temperature: float = 1.0, return_logits: bool = False):
+def token_logprobs(model, sequences: torch.Tensor, prompt_length: int, temperature: float = 1.0, return_logits: bool = False,
+                   vocab_size: int | None = None):
     """Log-prob of every completion token under ``model`` in one forward pass.
 
     Returns ``[B, T]`` log-probs (and the ``[B, T, V]`` float logits of the
@@ -118,7 +129,7 @@ def token_logprobs(model, sequences: torch.Tensor, prompt_length: int, temperatu
     called outside ``torch.no_grad``.
     """
     _check_context(model, sequences.shape[1])
-    logits = model(input_ids=sequences[:, :-1], use_cache=False).logits[:, prompt_length - 1 :].float()  # [B, T, V]
+    logits = model(input_ids=sequences[:, :-1], use_cache=False).logits[:, prompt_length - 1 :, :vocab_size].float()  # [B, T, V]
     if temperature not in (0, 1):
         logits = logits / temperature
     targets = sequences[:, prompt_length:]  # [B, T]

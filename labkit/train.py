@@ -33,6 +33,7 @@ from .encoding import decode_completions, encode_completions, encode_prompts
 from .errors import LabkitError
 from .flops import ComputeLedger
 from .evaluate import evaluate
+from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint, write_json_atomic, write_text_atomic
 from .models import check_compatible, save
 from .sampling import sample, token_logprobs
 from .task import AdditionTask, reward
@@ -94,8 +95,10 @@ class TrainConfig:
     """held-out problems per evaluation"""
     eval_temperature: float = 1.0
     """sampling temperature of evaluations (0 = greedy); sampled accuracy is the steadier metric"""
-    monitor_size: int = 16
+    monitor_size: int = 64
     """student samples drawn (uncharged) to log reward and teacher_kl when the method itself does not sample"""
+    save_every: int = 0
+    """write a resumable checkpoint to OUT/checkpoint every this many steps (0: never)"""
 
     def validate(self) -> "TrainConfig":
         """Raise a LabkitError naming the first bad field and how to fix it."""
@@ -104,12 +107,16 @@ class TrainConfig:
         positive_ints = ("steps", "batch_size", "group_size", "eval_n", "monitor_size")
         for name in positive_ints:
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise LabkitError(f"{name} must be a whole number of at least 1, got {value!r}")
-        for name in ("warmup_steps", "eval_every", "max_new_tokens"):
+        for name in ("warmup_steps", "eval_every", "max_new_tokens", "save_every"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise LabkitError(f"{name} must be a whole number >= 0, got {value!r}")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise LabkitError(f"{f.name} must be a finite number, got {value!r}")
         if not self.learning_rate > 0 or not math.isfinite(self.learning_rate):
             raise LabkitError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         for name in ("temperature", "teacher_temperature"):
@@ -126,7 +133,10 @@ class TrainConfig:
                 raise LabkitError(f"{name} must lie in [0, 1], got {getattr(self, name)!r}")
         if not 0.0 <= self.kl_discount_factor <= 1.0:
             raise LabkitError(f"kl_discount_factor must lie in [0, 1], got {self.kl_discount_factor!r}")
-        for name in ("max_grad_norm", "weight_decay", "kl_coef", "advantage_clip"):
+        if self.method == "rl" and self.group_size < 2:
+            raise LabkitError("rl needs group_size >= 2: advantages compare samples of one prompt, and a group of one "
+                              "always has advantage 0 (nothing is learned)")
+        for name in ("max_grad_norm", "weight_decay", "kl_coef", "advantage_clip", "kl_penalty_coef"):
             if getattr(self, name) < 0:
                 raise LabkitError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         return self
@@ -187,7 +197,7 @@ def learning_rate_at(config: TrainConfig, step: int) -> float:
         return config.learning_rate * (step + 1) / config.warmup_steps
     if config.lr_schedule == "constant":
         return config.learning_rate
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps - 1)  # 1.0 on the last step
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return config.learning_rate * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
 
@@ -215,7 +225,9 @@ class Trainer:
         if config.method == "rl" and config.kl_coef > 0:
             self.reference = copy.deepcopy(student).eval().requires_grad_(False)
         torch.manual_seed(config.seed)
-        self.generator = torch.Generator().manual_seed(config.seed)
+        self.device = next(student.parameters()).device
+        self.vocab_size = len(tokenizer)  # output layers may be padded beyond the tokenizer; compare on real tokens
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.rng = random.Random(config.seed)
         self.optimizer = torch.optim.AdamW(student.parameters(), lr=learning_rate_at(config, 0),
                                            weight_decay=config.weight_decay)
@@ -233,7 +245,8 @@ class Trainer:
         prompts = encode_prompts(self.tokenizer, [p.prompt for p in problems])
         self.student.eval()
         rollout = sample(self.student, prompts, self.max_new_tokens, self.tokenizer.eos_token_id,
-                         self.tokenizer.pad_token_id, self.config.temperature, generator or self.generator)
+                         self.tokenizer.pad_token_id, self.config.temperature, generator or self.generator,
+                         vocab_size=self.vocab_size)
         self.student.train()
         if charge:
             length = rollout.sequences.shape[1]
@@ -250,14 +263,16 @@ class Trainer:
             ids, mask = encode_completions(self.tokenizer, [s for s, _ in solutions], [m for _, m in solutions])
             return StepBatch(problems, torch.cat([prompts, ids], dim=1), prompts.shape[1], mask, False)
         rollout = sample(self.teacher, prompts, self.max_new_tokens, self.tokenizer.eos_token_id,
-                         self.tokenizer.pad_token_id, self.config.teacher_temperature, self.generator)
+                         self.tokenizer.pad_token_id, self.config.teacher_temperature, self.generator,
+                         vocab_size=self.vocab_size)
         self.ledger.add_forward("teacher_sampling", self.teacher, rollout.forward_tokens, rollout.sequences.shape[1] / 2)
         return StepBatch(problems, rollout.sequences, rollout.prompt_length, rollout.completion_mask, False)
 
     def _teacher_logits(self, batch: StepBatch, charge: bool) -> torch.Tensor:
         """One parallel teacher pass over the batch: logits [B, T, V] at the positions that predict completions."""
         with torch.no_grad():
-            _, logits = token_logprobs(self.teacher, batch.sequences, batch.prompt_length, return_logits=True)
+            _, logits = token_logprobs(self.teacher, batch.sequences, batch.prompt_length, return_logits=True,
+                                       vocab_size=self.vocab_size)
         if charge:
             n, length = batch.sequences.shape
             self.ledger.add_forward("teacher_scoring", self.teacher, n * (length - 1), length / 2)
@@ -291,8 +306,10 @@ class Trainer:
     def loss(self, batch: StepBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """The method's loss on the batch, and the student's logits [B, T, V] it was computed from."""
         c = self.config
-        temperature = c.temperature if batch.on_policy else 1.0
-        logprobs, logits = token_logprobs(self.student, batch.sequences, batch.prompt_length, temperature, return_logits=True)
+        # one student distribution for every batch of a method: the tempered one for the methods that sample it
+        temperature = 1.0 if c.method == "sft" else c.temperature
+        logprobs, logits = token_logprobs(self.student, batch.sequences, batch.prompt_length, temperature,
+                                          return_logits=True, vocab_size=self.vocab_size)
         n, length = batch.sequences.shape
         self.ledger.add_forward("student_train", self.student, n * (length - 1), length / 2, backward=True)
         if c.method == "sft":
@@ -301,7 +318,8 @@ class Trainer:
             loss = objectives.importance_sampling_loss(logprobs, batch.sampling_logprobs, batch.advantages, batch.mask)
             if self.reference is not None:
                 with torch.no_grad():
-                    _, reference_logits = token_logprobs(self.reference, batch.sequences, batch.prompt_length, return_logits=True)
+                    _, reference_logits = token_logprobs(self.reference, batch.sequences, batch.prompt_length, temperature,
+                                                         return_logits=True, vocab_size=self.vocab_size)
                 self.ledger.add_forward("reference", self.reference, n * (length - 1), length / 2)
                 loss = loss + c.kl_coef * objectives.masked_mean(objectives.reverse_kl(logits, reference_logits), batch.mask)
         elif c.method == "opd-exact":
@@ -311,20 +329,29 @@ class Trainer:
             loss = objectives.masked_mean(divergence, batch.mask)
         return loss, logits
 
-    def _monitor(self, batch: StepBatch, step: int) -> dict:
-        """reward, teacher_kl and entropy on student samples; drawn (uncharged) when the step has none."""
-        if not batch.on_policy:  # its own generator, so monitoring never changes what the method trains on
-            problems = self.task.problems(self.config.monitor_size, "train", seed=-(self.config.seed * 1_000_003 + step) - 1)
-            generator = torch.Generator().manual_seed(self.config.seed * 7919 + step)
-            batch = self._student_samples(problems, generator, charge=False)
+    def _monitor(self, batch: StepBatch, student_logits: torch.Tensor, step: int) -> dict:
+        """reward, teacher_kl and entropy of the student *before* this step's update, on its own samples.
+
+        On-policy methods are watched on the step's own samples (the logits the loss just computed, so it is free);
+        the others on fresh student samples drawn with their own generator, so watching never changes training.
+        Neither is charged to the ledger. teacher_kl is exact (full vocabulary), student and teacher at T=1.
+        """
         with torch.no_grad():
-            _, logits = token_logprobs(self.student, batch.sequences, batch.prompt_length, return_logits=True)
+            if not batch.on_policy:
+                problems = self.task.problems(self.config.monitor_size, "train", seed=-(self.config.seed * 1_000_003 + step) - 1)
+                generator = torch.Generator(device=self.device).manual_seed(self.config.seed * 7919 + step)
+                batch = self._student_samples(problems, generator, charge=False)
+                student_logits = None
+            if student_logits is None or self.config.temperature != 1.0:
+                _, student_logits = token_logprobs(self.student, batch.sequences, batch.prompt_length, return_logits=True,
+                                                   vocab_size=self.vocab_size)
             row = {"reward": float(batch.rewards.mean()),
-                   "entropy": float(objectives.masked_mean(objectives.entropy(logits), batch.mask))}
+                   "entropy": float(objectives.masked_mean(objectives.entropy(student_logits), batch.mask))}
             if self.teacher is not None:
                 teacher_logits = batch.teacher_logits if batch.teacher_logits is not None and batch.on_policy \
                     else self._teacher_logits(batch, charge=False)
-                row["teacher_kl"] = float(objectives.masked_mean(objectives.reverse_kl(logits, teacher_logits), batch.mask))
+                row["teacher_kl"] = float(objectives.masked_mean(objectives.reverse_kl(student_logits, teacher_logits),
+                                                                 batch.mask))
         return row
 
     def evaluate(self) -> float:
@@ -342,25 +369,55 @@ class Trainer:
         return {"flops": self.ledger.total, "teacher_flops": self.ledger.teacher, "student_flops": self.ledger.student,
                 "seconds": self.seconds, "episodes": self.episodes}
 
-    def run(self) -> TrainResult:
+    def _start(self, resume: bool) -> int:
+        """Prepare OUT and return the last finished step (0 for a fresh run)."""
+        if self.out_dir is None:
+            if resume:
+                raise LabkitError("resume needs an out_dir holding a checkpoint")
+            return 0
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise LabkitError(f"--out {self.out_dir} is a file; pass a folder (it is created if missing)")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        metrics = self.out_dir / "metrics.jsonl"
+        if not resume:
+            write_text_atomic(metrics, "")
+            write_json_atomic(self.out_dir / "config.json", asdict(self.config))
+            return 0
+        step = load_checkpoint(self)
+        rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()] if metrics.exists() else []
+        self.history = [row for row in rows if row["step"] <= step]  # drop what came after the checkpoint
+        write_text_atomic(metrics, "".join(json.dumps(row) + "\n" for row in self.history))
+        return step
+
+    def run(self, resume: bool = False) -> TrainResult:
+        """Train to ``config.steps``; with ``resume`` continue from OUT/checkpoint exactly as if never stopped."""
         c = self.config
-        if self.out_dir is not None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            (self.out_dir / "metrics.jsonl").write_text("")
-            (self.out_dir / "config.json").write_text(json.dumps(asdict(c), indent=2) + "\n")
+        done = self._start(resume)
+        if self.max_new_tokens + self.task.prompt_length + 1 > getattr(self.student.config, "max_position_embeddings", 10**9):
+            raise LabkitError(f"prompts of {self.task.prompt_length + 1} tokens plus max_new_tokens={self.max_new_tokens} "
+                              f"exceed the student's context of {self.student.config.max_position_embeddings}; "
+                              "lower max_new_tokens or use a model with a longer context")
         self.student.train()
-        self._write({"step": 0, "eval_accuracy": self.evaluate(), **self._ledger_row()})
-        bar = tqdm(range(1, c.steps + 1), desc=c.method, disable=not self.progress)
+        if done == 0:
+            self._write({"step": 0, "eval_accuracy": self.evaluate(), **self._ledger_row()})
+        bar = tqdm(range(done + 1, c.steps + 1), desc=c.method, disable=not self.progress, initial=done, total=c.steps)
         for step in bar:
             self.step = step
             started = time.perf_counter()
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate_at(c, step - 1)
             batch = self.make_batch(step)
-            loss, _ = self.loss(batch)
+            loss, student_logits = self.loss(batch)
+            watched = time.perf_counter()
+            monitor = self._monitor(batch, student_logits.detach(), step)
+            started += time.perf_counter() - watched  # watching is not part of the method's cost
             if not torch.isfinite(loss):
-                raise LabkitError(f"the loss became {float(loss)} at step {step} ({c.method}); nothing after step "
-                                  f"{step - 1} was kept. Lower learning_rate (now {c.learning_rate:g}) or raise warmup_steps")
+                kept = ""
+                if self.out_dir is not None and (self.out_dir / CHECKPOINT / "trainer_state.json").exists():
+                    saved = json.loads((self.out_dir / CHECKPOINT / "trainer_state.json").read_text())["step"]
+                    kept = f" The last good checkpoint (step {saved}) is in {self.out_dir / CHECKPOINT}."
+                raise LabkitError(f"the loss became {loss.item()} at step {step} ({c.method}); training stopped.{kept} "
+                                  f"Lower learning_rate (now {c.learning_rate:g}) or raise warmup_steps")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if c.max_grad_norm > 0:
@@ -369,10 +426,12 @@ class Trainer:
             self.seconds += time.perf_counter() - started
             self.episodes += batch.sequences.shape[0]
             row = {"step": step, "loss": loss.item(), "lr": learning_rate_at(c, step - 1),
-                   "tokens": int(batch.mask.sum()), **self._monitor(batch, step), **self._ledger_row()}
+                   "tokens": int(batch.mask.sum()), **monitor, **self._ledger_row()}
             if (c.eval_every and step % c.eval_every == 0) or step == c.steps:
                 row["eval_accuracy"] = self.evaluate()
             self._write(row)
+            if self.out_dir is not None and c.save_every and step % c.save_every == 0:
+                save_checkpoint(self)
             if self.on_step is not None:
                 self.on_step(step, batch, row)
             bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss", "reward", "teacher_kl") if k in row})
@@ -382,6 +441,7 @@ class Trainer:
         return TrainResult(self.history, self.ledger, c, self.out_dir)
 
 
-def train(config: TrainConfig, student, tokenizer, task: AdditionTask, teacher=None, out_dir=None, **kwargs) -> TrainResult:
+def train(config: TrainConfig, student, tokenizer, task: AdditionTask, teacher=None, out_dir=None, resume: bool = False,
+          **kwargs) -> TrainResult:
     """Train ``student`` in place with ``config.method``; see :class:`Trainer`."""
-    return Trainer(config, student, tokenizer, task, teacher, out_dir, **kwargs).run()
+    return Trainer(config, student, tokenizer, task, teacher, out_dir, **kwargs).run(resume=resume)

@@ -41,10 +41,23 @@ CHECKS = {"01_task_and_teacher.ipynb": check_01, "02_sft.ipynb": check_02, "03_r
           "04_on_policy_distillation.ipynb": check_04}
 
 
+RECORDED: dict[str, dict] = {}  # results of this session's runs, for the determinism test
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_executes_and_reports_sane_results(notebook, tmp_path):
     results = execute(notebook, tmp_path / notebook.name, {"quick": True, "seed": 0})
+    RECORDED[notebook.name] = results
     assert notebook.name in CHECKS, f"add a check of {notebook.name}'s recorded results to CHECKS"
     assert results, f"{notebook.name} recorded no results (call labkit.notebook.record)"
     CHECKS[notebook.name](results)
+
+
+@pytest.mark.notebook
+def test_a_notebook_rerun_with_the_same_seed_records_identical_results(tmp_path):
+    name = "03_rl.ipynb"
+    notebook = next(p for p in NOTEBOOKS if p.name == name)
+    first = RECORDED.get(name) or execute(notebook, tmp_path / "first.ipynb", {"quick": True, "seed": 0})
+    again = execute(notebook, tmp_path / "again.ipynb", {"quick": True, "seed": 0})
+    assert again == first

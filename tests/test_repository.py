@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.notebook import REPO_URL
+from labkit.notebook import REPO_URL, colab_ref
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -56,5 +56,8 @@ def test_notebook_has_parameters_badge_and_colab_install_cell(notebook):
     repo = REPO_URL.removeprefix("https://github.com/")
     badge = f"https://colab.research.google.com/github/{repo}/blob/main/notebooks/{notebook.name}"
     assert badge in "".join(cells[0]["source"]), f"{notebook.name}: the first cell needs a Colab badge to {badge}"
-    first_code = next(c for c in cells if c["cell_type"] == "code")
-    assert "google.colab" in "".join(first_code["source"]) and REPO_URL in "".join(first_code["source"])
+    first_code = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+    assert "google.colab" in first_code and REPO_URL in first_code
+    # the install is pinned to this release's tag, never a moving branch, and keeps Colab's torch
+    assert f'LABKIT_REF = "{colab_ref()}"' in first_code and "checkout" in first_code
+    assert "torch" not in first_code.split("pip")[-1].split("\n")[0]
