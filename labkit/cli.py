@@ -44,6 +44,18 @@ def _train(args) -> None:
                       "flops": last["flops"], "seconds": round(last["seconds"], 2)}))
 
 
+def _compare(args) -> None:
+    from .compare import CompareConfig, compare_to_disk
+
+    methods = tuple(args.methods.split(",")) if args.methods else CompareConfig.methods
+    config = CompareConfig(budget=args.budget, seeds=args.seeds, methods=methods, eval_n=args.eval_n).validate()
+    summary = compare_to_disk(args.out, config)
+    print(json.dumps({"out": str(args.out), "teacher_accuracy": summary["teacher_accuracy"],
+                      "final_accuracy": {m: e["final_accuracy"] for m, e in summary["methods"].items()},
+                      "flops_to_target": {m: e["flops_to_target"] for m, e in summary["methods"].items()},
+                      "wall_seconds": round(summary["wall_seconds"], 1)}))
+
+
 def _build(args) -> None:
     from .build import build
 
@@ -73,6 +85,14 @@ def parser() -> argparse.ArgumentParser:
         t.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
                        help=f"{helps.get(f.name, '')} (default {f.default})")
     t.set_defaults(func=_train)
+
+    c = sub.add_parser("compare", help="every method side by side on one FLOP budget; writes JSON and figures")
+    c.add_argument("--out", required=True, help="output folder for side_by_side.json and the PNG figures")
+    c.add_argument("--seeds", type=int, default=3, help="runs per method (default 3)")
+    c.add_argument("--budget", type=float, default=1e12, help="FLOPs per run, teacher and student together (default 1e12)")
+    c.add_argument("--methods", default=None, help="comma-separated subset, e.g. sft,opd (default: all five)")
+    c.add_argument("--eval-n", dest="eval_n", type=int, default=256, help="held-out problems per evaluation")
+    c.set_defaults(func=_compare)
 
     b = sub.add_parser("build-data", help="rebuild data/teacher and data/student from scratch (about 10 minutes)")
     b.add_argument("--out", default="data")

@@ -53,3 +53,64 @@ def error_compounding(problems: list[Problem], completions: list[str], digits: i
                     firsts.append(column)
             seen_error |= wrong
     return Compounding(clean, clean_err, after, after_err, firsts)
+
+
+UNLIKELY = 0.05  # a token the teacher gives less than 5% is one it "finds unlikely"
+
+
+@dataclass
+class DriftProfile:
+    """Per-position divergence of a student's own rollouts from the teacher. Position t = t-th completion token."""
+
+    reverse_kl: list[float]  # mean exact KL(student || teacher) at position t, over rollouts that reach t
+    teacher_logprob: list[float]  # mean log p_teacher of the token the student chose at t
+    prefix_log_ratio: list[float]  # mean sum_{s<=t} log p_s(y_s)/p_t(y_s): how far the visited states have moved
+    reached: list[int]  # rollouts that reach position t
+    first_unlikely: list[int | None]  # per rollout: first position where p_teacher(chosen) < UNLIKELY (None if never)
+
+    @property
+    def first_unlikely_rate(self) -> float:
+        """Fraction of rollouts with at least one token the teacher finds unlikely."""
+        return sum(x is not None for x in self.first_unlikely) / max(1, len(self.first_unlikely))
+
+
+def drift_from_logits(student_logits, teacher_logits, tokens, mask, unlikely: float = UNLIKELY) -> DriftProfile:
+    """The drift profile from tensors: logits ``[B, T, V]`` of both models on the student's tokens ``[B, T]``."""
+    import math
+
+    import torch
+
+    from .objectives import reverse_kl
+
+    student_logp = torch.log_softmax(student_logits.float(), -1).gather(-1, tokens[..., None]).squeeze(-1)
+    teacher_logp = torch.log_softmax(teacher_logits.float(), -1).gather(-1, tokens[..., None]).squeeze(-1)
+    kl = reverse_kl(student_logits.float(), teacher_logits.float()) * mask
+    prefix = torch.cumsum((student_logp - teacher_logp) * mask, dim=1)
+    reached = mask.sum(0).clamp(min=1)
+    threshold = math.log(unlikely) if unlikely > 0 else -math.inf
+    below = (teacher_logp < threshold) & (mask > 0)
+    firsts = [int(row.nonzero()[0]) if row.any() else None for row in below]
+    return DriftProfile(
+        reverse_kl=(kl.sum(0) / reached).tolist(),
+        teacher_logprob=((teacher_logp * mask).sum(0) / reached).tolist(),
+        prefix_log_ratio=((prefix * mask).sum(0) / reached).tolist(),
+        reached=mask.sum(0).long().tolist(),
+        first_unlikely=firsts,
+    )
+
+
+def drift_profile(student, teacher, tokenizer, task, n: int = 256, seed: int = 0) -> DriftProfile:
+    """Sample ``n`` held-out rollouts from the student (T=1) and measure how they drift from the teacher."""
+    import torch
+
+    from .encoding import encode_prompts
+    from .sampling import sample, token_logprobs
+
+    problems = task.problems(n, "held_out", seed=seed)
+    rollout = sample(student, encode_prompts(tokenizer, [p.prompt for p in problems]), task.max_completion_length,
+                     tokenizer.eos_token_id, tokenizer.pad_token_id, 1.0, torch.Generator().manual_seed(seed),
+                     vocab_size=len(tokenizer))
+    with torch.no_grad():
+        _, s = token_logprobs(student, rollout.sequences, rollout.prompt_length, return_logits=True, vocab_size=len(tokenizer))
+        _, t = token_logprobs(teacher, rollout.sequences, rollout.prompt_length, return_logits=True, vocab_size=len(tokenizer))
+    return drift_from_logits(s, t, rollout.completion_ids, rollout.completion_mask)

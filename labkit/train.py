@@ -99,12 +99,16 @@ class TrainConfig:
     """student samples drawn (uncharged) to log reward and teacher_kl when the method itself does not sample"""
     save_every: int = 0
     """write a resumable checkpoint to OUT/checkpoint every this many steps (0: never)"""
+    flop_budget: float = 0.0
+    """stop once the ledger's total FLOPs reach this (0: off); the cosine decay then runs over compute, and steps is a cap"""
+    eval_points: int = 8
+    """with flop_budget: evaluate at this many evenly spaced fractions of the budget"""
 
     def validate(self) -> "TrainConfig":
         """Raise a LabkitError naming the first bad field and how to fix it."""
         if self.method not in METHODS:
             raise LabkitError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        positive_ints = ("steps", "batch_size", "group_size", "eval_n", "monitor_size")
+        positive_ints = ("steps", "batch_size", "group_size", "eval_n", "monitor_size", "eval_points")
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -136,7 +140,7 @@ class TrainConfig:
         if self.method == "rl" and self.group_size < 2:
             raise LabkitError("rl needs group_size >= 2: advantages compare samples of one prompt, and a group of one "
                               "always has advantage 0 (nothing is learned)")
-        for name in ("max_grad_norm", "weight_decay", "kl_coef", "advantage_clip", "kl_penalty_coef"):
+        for name in ("max_grad_norm", "weight_decay", "kl_coef", "advantage_clip", "kl_penalty_coef", "flop_budget"):
             if getattr(self, name) < 0:
                 raise LabkitError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         return self
@@ -191,13 +195,19 @@ class TrainResult:
         return self.evals()[-1]["eval_accuracy"]
 
 
-def learning_rate_at(config: TrainConfig, step: int) -> float:
-    """Linear warm-up, then constant or cosine decay to min_lr_ratio of the peak."""
+def learning_rate_at(config: TrainConfig, step: int, flops: float = 0.0) -> float:
+    """Linear warm-up, then constant or cosine decay to min_lr_ratio of the peak.
+
+    Decay runs over steps, or over compute (``flops / flop_budget``) when a FLOP budget is set.
+    """
     if config.warmup_steps and step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
     if config.lr_schedule == "constant":
         return config.learning_rate
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps - 1)  # 1.0 on the last step
+    if config.flop_budget > 0:
+        progress = flops / config.flop_budget
+    else:
+        progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps - 1)  # 1.0 on the last step
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return config.learning_rate * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
 
@@ -398,14 +408,16 @@ class Trainer:
                               f"exceed the student's context of {self.student.config.max_position_embeddings}; "
                               "lower max_new_tokens or use a model with a longer context")
         self.student.train()
+        self._flops_before = self.ledger.total
         if done == 0:
             self._write({"step": 0, "eval_accuracy": self.evaluate(), **self._ledger_row()})
         bar = tqdm(range(done + 1, c.steps + 1), desc=c.method, disable=not self.progress, initial=done, total=c.steps)
         for step in bar:
             self.step = step
             started = time.perf_counter()
+            lr = learning_rate_at(c, step - 1, self.ledger.total)
             for group in self.optimizer.param_groups:
-                group["lr"] = learning_rate_at(c, step - 1)
+                group["lr"] = lr
             batch = self.make_batch(step)
             loss, student_logits = self.loss(batch)
             watched = time.perf_counter()
@@ -425,9 +437,18 @@ class Trainer:
             self.optimizer.step()
             self.seconds += time.perf_counter() - started
             self.episodes += batch.sequences.shape[0]
-            row = {"step": step, "loss": loss.item(), "lr": learning_rate_at(c, step - 1),
+            row = {"step": step, "loss": loss.item(), "lr": lr,
                    "tokens": int(batch.mask.sum()), **monitor, **self._ledger_row()}
-            if (c.eval_every and step % c.eval_every == 0) or step == c.steps:
+            spent = self.ledger.total / c.flop_budget if c.flop_budget else 0.0
+            if c.flop_budget and step == 1 and spent > 1.0:
+                raise LabkitError(f"the FLOP budget {c.flop_budget:.3g} is below the cost of one {c.method} step "
+                                  f"({self.ledger.total:.3g} FLOPs); raise the budget or lower batch_size/group_size")
+            last = step == c.steps or spent >= 1.0
+            eval_due = c.eval_every and step % c.eval_every == 0
+            if c.flop_budget:
+                eval_due = int(spent * c.eval_points) > int(self._flops_before * c.eval_points / c.flop_budget)
+            self._flops_before = self.ledger.total
+            if eval_due or last:
                 row["eval_accuracy"] = self.evaluate()
             self._write(row)
             if self.out_dir is not None and c.save_every and step % c.save_every == 0:
@@ -435,6 +456,11 @@ class Trainer:
             if self.on_step is not None:
                 self.on_step(step, batch, row)
             bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss", "reward", "teacher_kl") if k in row})
+            if last:
+                break
+        if c.flop_budget and self.ledger.total < c.flop_budget:
+            raise LabkitError(f"{c.method} reached its step cap ({c.steps}) after {self.ledger.total:.3g} of the "
+                              f"{c.flop_budget:.3g} FLOP budget; raise steps or lower the budget")
         if self.out_dir is not None:
             save(self.student, self.tokenizer, self.out_dir / "final",
                  extra={"task": asdict(self.task), "train": asdict(c), "final_accuracy": self.history[-1]["eval_accuracy"]})

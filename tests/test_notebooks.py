@@ -37,8 +37,23 @@ def check_04(r):
     assert r["prm_hit_rate"] > 0.4  # the teacher's worst token usually sits in the first wrong step
 
 
-CHECKS = {"01_task_and_teacher.ipynb": check_01, "02_sft.ipynb": check_02, "03_rl.ipynb": check_03,
-          "04_on_policy_distillation.ipynb": check_04}
+def check_05(r):
+    assert r["teacher_accuracy"] > 0.9 and r["seeds"] >= 3
+    assert set(r["curves_per_method"]) == {"sft", "rl", "opd", "opd-exact", "gkd"}
+    assert all(n == r["seeds"] for n in r["curves_per_method"].values())
+    for method, accuracy in r["final_accuracy"].items():
+        assert r["start_accuracy"] < accuracy <= 1, method  # every method improves on the shared start
+    assert all(0 <= x <= 1 for x in r["unlikely_rate"].values())
+
+
+def check_00(r):
+    assert r["teacher_accuracy"] > 0.9 and set(r["final_accuracy"]) == {"sft", "rl", "opd"}
+    assert all(r["start_accuracy"] < a <= 1 for a in r["final_accuracy"].values())
+    assert r["snapshots"] >= 2  # the per-token view has something to show
+
+
+CHECKS = {"00_start_here.ipynb": check_00, "01_task_and_teacher.ipynb": check_01, "02_sft.ipynb": check_02, "03_rl.ipynb": check_03,
+          "04_on_policy_distillation.ipynb": check_04, "05_side_by_side.ipynb": check_05}
 
 
 RECORDED: dict[str, dict] = {}  # results of this session's runs, for the determinism test

@@ -234,3 +234,30 @@ def test_bad_settings_get_a_clear_error(field, value, message):
 def test_methods_that_need_a_teacher_say_so(tokenizer, tiny_student):
     with pytest.raises(LabkitError, match="needs a teacher"):
         Trainer(TrainConfig(method="opd"), tiny_student, tokenizer, TASK)
+
+
+def test_a_flop_budget_stops_every_method_at_the_same_compute(tokenizer, tiny_student, tiny_teacher):
+    budget = 2.5e8
+    spent = {}
+    from labkit.models import ModelSize, build_model
+
+    for method in ("sft", "rl", "opd"):
+        config = TrainConfig(method=method, steps=1000, batch_size=4, group_size=2, eval_n=8, flop_budget=budget,
+                             eval_points=4, learning_rate=1e-3, warmup_steps=1)
+        result = train(config, build_model(ModelSize(1, 32, 2, 64), tokenizer, seed=1), tokenizer, TASK,
+                       teacher=tiny_teacher, progress=False)
+        rows = result.history
+        spent[method] = rows[-1]["flops"]
+        assert rows[-1]["flops"] >= budget and rows[-2]["flops"] < budget  # stops at the first step past the budget
+        assert 4 <= len(result.evals()) <= 6  # the start, ~4 points along the budget, the end
+        assert rows[-1]["lr"] < rows[2]["lr"]  # decays over compute
+    assert spent["rl"] < 1.3 * budget and spent["opd"] < 1.5 * budget
+
+
+def test_budgets_that_cannot_be_met_are_named(tokenizer, tiny_student, tiny_teacher):
+    with pytest.raises(LabkitError, match="below the cost of one opd step"):
+        train(TrainConfig(method="opd", steps=5, batch_size=4, group_size=2, eval_n=8, flop_budget=10.0), tiny_student,
+              tokenizer, TASK, teacher=tiny_teacher, progress=False)
+    with pytest.raises(LabkitError, match="reached its step cap"):
+        train(TrainConfig(method="opd", steps=2, batch_size=4, group_size=2, eval_n=8, flop_budget=1e12), tiny_student,
+              tokenizer, TASK, teacher=tiny_teacher, progress=False)

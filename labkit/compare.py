@@ -1,0 +1,232 @@
+"""The headline: every method from the same student start, on the same FLOP budget, over several seeds.
+
+    python -m labkit compare --out DIR [--seeds K] [--budget FLOPS]
+
+writes ``DIR/side_by_side.json`` and the figures ``DIR/*.png``. The JSON has
+``teacher_accuracy``, ``target_accuracy`` and, per method under ``methods``:
+``curves`` (one per seed: ``flops``, ``seconds``, ``episodes``, ``accuracy``),
+``flops_to_target``, ``seconds_to_target``, ``episodes_to_target`` (median over
+seeds, null unless every seed reached the target), ``final_accuracy`` (mean)
+and ``final_accuracy_spread`` (min, max).
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from statistics import median
+
+import torch
+
+from .checkpoint import write_json_atomic
+from .encoding import encode_prompts
+from .errors import LabkitError
+from .evaluate import evaluate, task_of
+from .models import check_compatible, load
+from .pertoken import score_tokens
+from .sampling import sample
+from .train import EVAL_SEED, METHODS, TrainConfig, train
+
+# What each method runs with in the comparison. Everything not listed is shared (TrainConfig defaults + CompareConfig).
+# Learning rates: the largest of {1e-4, 2e-4, 3e-4, 1e-3} that did not collapse in short trial runs on the shipped
+# student; RL gets a longer warm-up (a fresh optimizer on a trained student is destructive without one).
+METHOD_SETTINGS = {
+    "sft": {"learning_rate": 3e-4},
+    "rl": {"learning_rate": 2e-4, "warmup_steps": 20},
+    "opd": {"learning_rate": 3e-4},
+    "opd-exact": {"learning_rate": 3e-4},
+    "gkd": {"learning_rate": 3e-4, "lmbda": 0.5, "beta": 0.5},
+}
+
+
+@dataclass
+class CompareConfig:
+    """Settings of a side-by-side comparison."""
+
+    budget: float = 1e12
+    """FLOPs each run may spend (teacher and student counted together)"""
+    seeds: int = 3
+    """independent runs per method"""
+    methods: tuple[str, ...] = METHODS
+    """which methods to compare"""
+    batch_size: int = 16
+    """prompts per step, the same for every method"""
+    group_size: int = 4
+    """samples per prompt, the same for every method"""
+    eval_n: int = 256
+    """held-out problems per evaluation (sampled at T=1)"""
+    eval_points: int = 8
+    """evaluations along the budget"""
+    target_fraction: float = 0.9
+    """the target accuracy, as a fraction of the teacher's sampled accuracy"""
+    snapshot_prompts: int = 4
+    """held-out prompts whose per-token scores are kept at each evaluation of the first seed (for the explorer)"""
+
+    def validate(self) -> "CompareConfig":
+        if not self.budget > 0:
+            raise LabkitError(f"budget must be a positive number of FLOPs, got {self.budget!r}")
+        if self.seeds < 1:
+            raise LabkitError(f"seeds must be at least 1, got {self.seeds}")
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise LabkitError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
+        if not 0 < self.target_fraction <= 1:
+            raise LabkitError(f"target_fraction must lie in (0, 1], got {self.target_fraction}")
+        return self
+
+
+@dataclass
+class Comparison:
+    config: CompareConfig
+    teacher_accuracy: float
+    target_accuracy: float
+    runs: dict[str, list] = field(default_factory=dict)  # method -> [TrainResult per seed]
+    snapshots: dict[str, list] = field(default_factory=dict)  # method -> [{step, flops, scores: [TokenScores]}]
+    students: dict[str, object] = field(default_factory=dict)  # method -> the first seed's trained student
+    wall_seconds: float = 0.0
+
+
+def _first_crossing(curve: dict, key: str, target: float):
+    for x, accuracy in zip(curve[key], curve["accuracy"]):
+        if accuracy >= target:
+            return x
+    return None
+
+
+def summarize(comparison: Comparison) -> dict:
+    """The results JSON: curves per seed, cost to target, final accuracy, and a table shaped like the post's."""
+    target = comparison.target_accuracy
+    methods = {}
+    for method, results in comparison.runs.items():
+        curves = []
+        for seed, result in enumerate(results):
+            rows = result.evals()
+            curves.append({"seed": seed, "flops": [r["flops"] for r in rows], "seconds": [r["seconds"] for r in rows],
+                           "episodes": [r["episodes"] for r in rows], "accuracy": [r["eval_accuracy"] for r in rows],
+                           "teacher_flops": rows[-1]["teacher_flops"], "student_flops": rows[-1]["student_flops"]})
+        entry = {"curves": curves, "settings": METHOD_SETTINGS.get(method, {})}
+        for key in ("flops", "seconds", "episodes"):
+            crossings = [_first_crossing(c, key, target) for c in curves]
+            entry[f"{key}_to_target"] = median(crossings) if all(x is not None for x in crossings) else None
+        entry["seeds_reaching_target"] = sum(_first_crossing(c, "flops", target) is not None for c in curves)
+        finals = [c["accuracy"][-1] for c in curves]
+        entry["final_accuracy"] = sum(finals) / len(finals)
+        entry["final_accuracy_spread"] = [min(finals), max(finals)]
+        entry["teacher_flops"] = sum(c["teacher_flops"] for c in curves) / len(curves)
+        entry["student_flops"] = sum(c["student_flops"] for c in curves) / len(curves)
+        methods[method] = entry
+    reached = {m: e["flops_to_target"] for m, e in methods.items() if e["flops_to_target"] is not None}
+    cheapest = min(reached.values()) if reached else None
+    table = [{"method": m, "teacher_flops": e["teacher_flops"], "student_flops": e["student_flops"],
+              "final_accuracy": e["final_accuracy"], "flops_to_target": e["flops_to_target"],
+              "cost_relative_to_cheapest": (e["flops_to_target"] / cheapest) if cheapest and e["flops_to_target"] else None}
+             for m, e in methods.items()]
+    return {"teacher_accuracy": comparison.teacher_accuracy, "target_accuracy": target,
+            "config": asdict(comparison.config), "methods": methods, "table": table,
+            "wall_seconds": comparison.wall_seconds,
+            "machine": {"platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads()}}
+
+
+def run_comparison(config: CompareConfig, student_path=None, teacher_path=None, progress: bool = True) -> Comparison:
+    """Train every method ``config.seeds`` times from the same start on the same budget; evaluate along the way."""
+    from .notebook import data_dir
+
+    config.validate()
+    student_path = Path(student_path) if student_path else data_dir() / "student"
+    teacher_path = Path(teacher_path) if teacher_path else data_dir() / "teacher"
+    teacher, teacher_tokenizer = load(teacher_path)
+    _, tokenizer = load(student_path)
+    check_compatible(tokenizer, teacher_tokenizer)
+    task = task_of(student_path)
+    started = time.perf_counter()
+    teacher_accuracy = evaluate(teacher, tokenizer, task, n=config.eval_n, seed=EVAL_SEED, temperature=1.0).accuracy
+    comparison = Comparison(config, teacher_accuracy, config.target_fraction * teacher_accuracy)
+
+    probe = task.problems(config.snapshot_prompts, "held_out", seed=EVAL_SEED + 1)
+    probe_ids = encode_prompts(tokenizer, [p.prompt for p in probe])
+
+    for method in config.methods:
+        comparison.runs[method], comparison.snapshots[method] = [], []
+        for seed in range(config.seeds):
+            student, _ = load(student_path)
+            settings = {"method": method, "seed": seed, "steps": 100_000, "batch_size": config.batch_size,
+                        "group_size": config.group_size, "eval_n": config.eval_n, "flop_budget": config.budget,
+                        "eval_points": config.eval_points, **METHOD_SETTINGS.get(method, {})}
+
+            def snapshot(step, batch, row, student=student, method=method, seed=seed):
+                if seed == 0 and "eval_accuracy" in row:
+                    rollout = sample(student, probe_ids, task.max_completion_length, tokenizer.eos_token_id,
+                                     tokenizer.pad_token_id, 1.0, torch.Generator().manual_seed(step))
+                    scores = score_tokens(student, teacher, tokenizer, rollout.sequences, rollout.prompt_length,
+                                          rollout.completion_mask)
+                    comparison.snapshots[method].append({"step": step, "flops": row["flops"], "scores": scores})
+
+            result = train(TrainConfig(**settings), student, tokenizer, task, teacher=teacher,
+                           teacher_tokenizer=teacher_tokenizer, progress=progress, on_step=snapshot)
+            comparison.runs[method].append(result)
+            if seed == 0:
+                comparison.students[method] = student
+    comparison.wall_seconds = time.perf_counter() - started
+    return comparison
+
+
+def plot_comparison(summary: dict, out_dir: Path | None = None) -> dict:
+    """Accuracy against FLOPs (log), wall seconds and episodes: mean over seeds with a min-max band."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .plots import METHOD_COLORS
+
+    figures = {}
+    for key, label, log in (("flops", "FLOPs (teacher + student)", True), ("seconds", "wall seconds", False),
+                            ("episodes", "episodes (sampled sequences)", True)):
+        fig, ax = plt.subplots(figsize=(6, 3.8))
+        for method, entry in summary["methods"].items():
+            curves = entry["curves"]
+            grid = np.linspace(max(c[key][1] for c in curves) if log else 0, min(c[key][-1] for c in curves), 50)
+            ys = np.array([np.interp(grid, c[key], c["accuracy"]) for c in curves])
+            color = METHOD_COLORS.get(method)
+            ax.plot(grid, ys.mean(0), color=color, label=f"{method} (n={len(curves)})")
+            ax.fill_between(grid, ys.min(0), ys.max(0), color=color, alpha=0.15)
+        ax.axhline(summary["teacher_accuracy"], color="#444", ls="--", lw=1, label="teacher")
+        ax.axhline(summary["target_accuracy"], color="#444", ls=":", lw=1, label="target")
+        if log:
+            ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("held-out accuracy (T=1)")
+        ax.set_title(f"accuracy against {key}")
+        ax.legend(fontsize=7, loc="upper left")
+        fig.tight_layout()
+        figures[key] = fig
+        if out_dir is not None:
+            fig.savefig(Path(out_dir) / f"accuracy_vs_{key}.png", dpi=120)
+    return figures
+
+
+def format_table(summary: dict) -> str:
+    """The post's compute table for this run, as Markdown."""
+    lines = [f"target: {summary['target_accuracy']:.1%} ({summary['config']['target_fraction']:.0%} of the teacher's "
+             f"{summary['teacher_accuracy']:.1%})", "",
+             "| method | teacher FLOPs | student FLOPs | final accuracy (mean) | FLOPs to target | cost vs cheapest |",
+             "|---|---|---|---|---|---|"]
+    for row in summary["table"]:
+        to_target = f"{row['flops_to_target']:.2e}" if row["flops_to_target"] else "not reached"
+        relative = f"{row['cost_relative_to_cheapest']:.2f}×" if row["cost_relative_to_cheapest"] else "–"
+        lines.append(f"| {row['method']} | {row['teacher_flops']:.2e} | {row['student_flops']:.2e} | "
+                     f"{row['final_accuracy']:.1%} | {to_target} | {relative} |")
+    return "\n".join(lines)
+
+
+def compare_to_disk(out: str | Path, config: CompareConfig, progress: bool = True) -> dict:
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise LabkitError(f"--out {out} is a file; pass a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    comparison = run_comparison(config, progress=progress)
+    summary = summarize(comparison)
+    write_json_atomic(out / "side_by_side.json", summary)
+    plot_comparison(summary, out)
+    (out / "table.md").write_text(format_table(summary) + "\n")
+    return summary

@@ -1,0 +1,61 @@
+"""Drift measurements on constructed cases."""
+import math
+
+import torch
+
+from labkit.drift import drift_from_logits, drift_profile, error_compounding
+from labkit.task import Problem
+
+
+def _case(batch=8, length=10, vocab=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    logits = 0.1 * torch.randn(batch, length, vocab, generator=g)  # near uniform: every token well above 5%
+    tokens = torch.randint(0, vocab, (batch, length), generator=g)
+    return logits, tokens, torch.ones(batch, length)
+
+
+def test_identical_policies_give_zero_divergence():
+    logits, tokens, mask = _case()
+    profile = drift_from_logits(logits, logits.clone(), tokens, mask, unlikely=0.0)
+    assert max(abs(x) for x in profile.reverse_kl) < 1e-6
+    assert max(abs(x) for x in profile.prefix_log_ratio) < 1e-6
+    assert profile.first_unlikely == [None] * 8
+
+
+def test_a_divergence_planted_at_position_k_is_found_at_k():
+    k = 6
+    student, tokens, mask = _case()
+    teacher = student.clone()
+    teacher[:, k] = -20.0
+    teacher[:, k].scatter_(-1, ((tokens[:, k] + 1) % 6)[:, None], 20.0)  # the teacher insists on another token at k
+    profile = drift_from_logits(student, teacher, tokens, mask)
+    assert profile.first_unlikely == [k] * 8
+    assert max(range(10), key=lambda t: profile.reverse_kl[t]) == k
+    assert all(abs(profile.reverse_kl[t]) < 1e-6 for t in range(10) if t != k)
+    assert all(abs(x) < 1e-6 for x in profile.prefix_log_ratio[:k]) and profile.prefix_log_ratio[k] > 10
+    assert profile.prefix_log_ratio[-1] == profile.prefix_log_ratio[k]  # no further drift after k
+
+
+def test_positions_past_the_end_of_a_rollout_are_not_counted():
+    student, tokens, mask = _case(batch=2, length=5)
+    mask[1, 2:] = 0
+    teacher = student.clone()
+    teacher[1, 3] += torch.tensor([50.0, 0, 0, 0, 0, 0])  # a difference where rollout 1 has already ended
+    profile = drift_from_logits(student, teacher, tokens, mask)
+    assert profile.reached == [2, 2, 1, 1, 1] and abs(profile.reverse_kl[3]) < 1e-6
+
+
+def test_a_model_does_not_drift_from_itself(tokenizer, tiny_student):
+    from labkit.task import AdditionTask
+
+    profile = drift_profile(tiny_student, tiny_student, tokenizer, AdditionTask(digits=2), n=16)
+    assert max(abs(x) for x in profile.reverse_kl) < 1e-5 and profile.reached[0] == 16
+
+
+def test_error_compounding_counts_steps_after_a_first_mistake():
+    p = Problem(357, 489, "357+489=")
+    result = error_compounding([p, p], ["7+9+0=16;5+8+1=14;3+4+1=8;846", "7+9+0=15;5+8+1=14;3+4+1=9;945"], 3)
+    assert (result.clean_steps, result.clean_errors) == (4, 1)  # 3 clean steps of the first, the mistaken first step
+    # after the first mistake: 5+8+1=14 is right given the carry it inherited, 3+4+1=9 is a new mistake
+    assert (result.after_error_steps, result.after_error_errors) == (2, 1)
+    assert result.first_error_column == [0] and math.isclose(result.ratio, 0.5 / 0.25)
