@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from .encoding import decode_completions, encode_prompts
 from .errors import LabkitError
 from .sampling import sample
-from .task import AdditionTask, Problem, reward
+from .task import AdditionTask, Problem
 
 
 @dataclass
@@ -53,16 +53,24 @@ def evaluate(
     """
     problems = task.problems(n, split=split, seed=seed)
     generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    completions: list[str] = []
     was_training = model.training
     model.eval()
-    batches = range(0, n, batch_size)
-    show = progress if progress is not None else len(batches) > 2
-    for start in tqdm(batches, desc=f"eval T={temperature:g}", disable=not show, leave=False):
-        chunk = problems[start : start + batch_size]
+    # prompts of one token length batch together (the addition task's all do; word problems vary)
+    lengths = [len(ids) for ids in tokenizer([p.prompt for p in problems])["input_ids"]]
+    order = sorted(range(n), key=lambda i: (lengths[i], i))
+    chunks, current = [], []
+    for i in order:
+        if current and (len(current) == batch_size or lengths[current[0]] != lengths[i]):
+            chunks.append(current)
+            current = []
+        current.append(i)
+    chunks.append(current)
+    completions: list[str] = [""] * n
+    show = progress if progress is not None else len(chunks) > 2
+    for chunk in tqdm(chunks, desc=f"eval T={temperature:g}", disable=not show, leave=False):
         rollout = sample(
             model,
-            encode_prompts(tokenizer, [p.prompt for p in chunk]),
+            encode_prompts(tokenizer, [problems[i].prompt for i in chunk]),
             max_new_tokens=task.max_completion_length,
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
@@ -70,7 +78,8 @@ def evaluate(
             generator=generator,
             vocab_size=len(tokenizer),
         )
-        completions += decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)
+        for i, text in zip(chunk, decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)):
+            completions[i] = text
     model.train(was_training)
-    rewards = [reward(p, c) for p, c in zip(problems, completions)]
+    rewards = [task.reward(p, c) for p, c in zip(problems, completions)]
     return EvalResult(sum(rewards) / n, n, temperature, problems, completions, rewards)

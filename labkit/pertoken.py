@@ -52,7 +52,7 @@ class TokenScores:
 def _token_text(tokenizer, token_id: int) -> str:
     if token_id == tokenizer.eos_token_id:
         return "⏎"
-    return tokenizer.convert_ids_to_tokens(token_id)
+    return tokenizer.decode([token_id])  # readable text for BPE tokens too ("Ġthe" -> " the")
 
 
 @torch.no_grad()

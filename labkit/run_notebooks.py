@@ -19,6 +19,9 @@ from .notebook import RESULT_MIMETYPE
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 KERNEL_NAME = "labkit-python"
+DATA = Path(__file__).resolve().parent.parent / "data"
+# No hub here: notebook 07 runs its real-model code path on the shipped HF-format folders (absolute paths).
+OFFLINE_PARAMETERS = {"07_scale_up.ipynb": {"student_model": str(DATA / "student"), "teacher_model": str(DATA / "teacher")}}
 
 
 class NotebookFailed(RuntimeError):
@@ -72,13 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("notebooks", nargs="*", help="notebooks to run (default: all in notebooks/)")
     p.add_argument("--out", default="outputs", help="folder for the executed copies")
     p.add_argument("--quick", action="store_true", help="small settings, as the tests use")
+    p.add_argument("--hub", action="store_true", help="let notebook 07 download its default hub models (needs network)")
     args = p.parse_args(argv)
     paths = [Path(n) for n in args.notebooks] or sorted(NOTEBOOK_DIR.glob("*.ipynb"))
     failed = 0
     for path in paths:
         out = Path(args.out) / path.name
         try:
-            results = execute(path, out, {"quick": args.quick})
+            extra = {} if args.hub else OFFLINE_PARAMETERS.get(path.name, {})
+            results = execute(path, out, {"quick": args.quick, **extra})
             print(f"{path.name}: ok -> {out}  {json.dumps(results)[:200]}")
         except Exception as exc:  # keep going: one broken notebook should not hide the others
             failed += 1

@@ -102,6 +102,10 @@ class AdditionTask:
                 out.append(Problem(a, b, self.prompt(a, b)))
         return out
 
+    def reward(self, problem: Problem, completion: str) -> float:
+        """1.0 for a correct final answer, 0.0 for anything else (see the module function ``reward``)."""
+        return reward(problem, completion)
+
     # -- solutions -----------------------------------------------------------------
     def solution(self, problem: Problem, rng: random.Random | None = None) -> tuple[str, list[int]]:
         """A reference solution and its per-character loss mask (0 on mistaken steps).

@@ -36,7 +36,7 @@ from .evaluate import evaluate
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint, write_json_atomic, write_text_atomic
 from .models import check_compatible, save
 from .sampling import sample, token_logprobs
-from .task import AdditionTask, reward
+from .task import AdditionTask
 
 METHODS = ("sft", "rl", "opd", "opd-exact", "gkd")
 NEEDS_TEACHER = {"opd", "opd-exact", "gkd"}  # sft needs one only when sft_data == "teacher"
@@ -262,7 +262,7 @@ class Trainer:
             length = rollout.sequences.shape[1]
             self.ledger.add_forward("student_sampling", self.student, rollout.forward_tokens, length / 2)
         texts = decode_completions(self.tokenizer, rollout.completion_ids, rollout.completion_mask)
-        rewards = torch.tensor([reward(p, t) for p, t in zip(problems, texts)])
+        rewards = torch.tensor([self.task.reward(p, t) for p, t in zip(problems, texts)])
         return StepBatch(problems, rollout.sequences, rollout.prompt_length, rollout.completion_mask, True,
                          sampling_logprobs=rollout.logprobs, rewards=rewards)
 
@@ -403,8 +403,9 @@ class Trainer:
         """Train to ``config.steps``; with ``resume`` continue from OUT/checkpoint exactly as if never stopped."""
         c = self.config
         done = self._start(resume)
-        if self.max_new_tokens + self.task.prompt_length + 1 > getattr(self.student.config, "max_position_embeddings", 10**9):
-            raise LabkitError(f"prompts of {self.task.prompt_length + 1} tokens plus max_new_tokens={self.max_new_tokens} "
+        prompt_tokens = len(self.tokenizer(self.task.problems(1, "train", seed=c.seed)[0].prompt)["input_ids"])
+        if self.max_new_tokens + prompt_tokens > getattr(self.student.config, "max_position_embeddings", 10**9):
+            raise LabkitError(f"prompts of {prompt_tokens} tokens plus max_new_tokens={self.max_new_tokens} "
                               f"exceed the student's context of {self.student.config.max_position_embeddings}; "
                               "lower max_new_tokens or use a model with a longer context")
         self.student.train()
