@@ -59,3 +59,19 @@ def test_error_compounding_counts_steps_after_a_first_mistake():
     # after the first mistake: 5+8+1=14 is right given the carry it inherited, 3+4+1=9 is a new mistake
     assert (result.after_error_steps, result.after_error_errors) == (2, 1)
     assert result.first_error_column == [0] and math.isclose(result.ratio, 0.5 / 0.25)
+
+
+def test_facts_and_mixed_tasks_share_prompt_lengths_and_verify():
+    import random
+
+    from labkit.continual import FactsTask, MixedTask
+    from labkit.task import AdditionTask
+
+    facts = FactsTask(n_facts=32, digits=3)
+    mixed = MixedTask(AdditionTask(digits=3), facts, knowledge_fraction=0.5)
+    problems = mixed.problems(200, seed=1)
+    assert {len(p.prompt) for p in problems} == {8}
+    assert 60 < sum(hasattr(p, "value") for p in problems) < 140
+    rng = random.Random(0)
+    assert all(mixed.reward(p, mixed.solution(p, rng)[0]) == 1.0 for p in problems)
+    assert len({f.key for f in facts.table}) == 32 and facts.table == FactsTask(n_facts=32, digits=3).table

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.run_notebooks import execute
+from labkit.run_notebooks import OFFLINE_PARAMETERS, execute
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
@@ -52,8 +52,23 @@ def check_00(r):
     assert r["snapshots"] >= 2  # the per-token view has something to show
 
 
+def check_06(r):
+    assert r["knowledge_after_midtrain"] > r["knowledge_start"]  # mid-training teaches the facts
+    assert r["skill_after_midtrain"] < r["skill_start"] - 0.3  # ... and costs the skill
+    assert r["skill_after_distill"] > r["skill_after_mix"]  # distilling from the earlier self brings the skill back
+    assert len(r["rows"]) == 4
+
+
+def check_07(r):
+    assert r["compatible"] is True and r["device"] == "cpu" and r["steps"] == 3
+    assert len(r["teacher_kl"]) == 3 and all(x >= 0 for x in r["teacher_kl"])
+    assert 0 <= r["student_accuracy_start"] <= 1 and 0 <= r["student_accuracy_end"] <= 1
+    assert r["scored_tokens"] >= 1
+
+
 CHECKS = {"00_start_here.ipynb": check_00, "01_task_and_teacher.ipynb": check_01, "02_sft.ipynb": check_02, "03_rl.ipynb": check_03,
-          "04_on_policy_distillation.ipynb": check_04, "05_side_by_side.ipynb": check_05}
+          "04_on_policy_distillation.ipynb": check_04, "05_side_by_side.ipynb": check_05,
+          "06_continual_learning.ipynb": check_06, "07_scale_up.ipynb": check_07}
 
 
 RECORDED: dict[str, dict] = {}  # results of this session's runs, for the determinism test
@@ -62,7 +77,7 @@ RECORDED: dict[str, dict] = {}  # results of this session's runs, for the determ
 @pytest.mark.notebook
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_executes_and_reports_sane_results(notebook, tmp_path):
-    results = execute(notebook, tmp_path / notebook.name, {"quick": True, "seed": 0})
+    results = execute(notebook, tmp_path / notebook.name, {"quick": True, "seed": 0, **OFFLINE_PARAMETERS.get(notebook.name, {})})
     RECORDED[notebook.name] = results
     assert notebook.name in CHECKS, f"add a check of {notebook.name}'s recorded results to CHECKS"
     assert results, f"{notebook.name} recorded no results (call labkit.notebook.record)"
