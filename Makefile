@@ -26,7 +26,7 @@ test: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m labkit.run_notebooks --out outputs
 
-## make data: rebuild data/teacher and data/student from scratch (about 15 minutes on 2 cores)
+## make data: rebuild data/teacher and data/student from scratch (about 17 minutes on 2 cores)
 data: $(STAMP)
 	$(BIN)/python -m labkit build-data --out data
 

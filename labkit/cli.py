@@ -31,6 +31,8 @@ def _train(args) -> None:
 
     overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     config = TrainConfig(**overrides).validate()
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise LabkitError(f"--out {args.out} is a file; pass a folder (it is created if missing)")
     student, tokenizer = load(args.student)
     teacher = teacher_tokenizer = None
     # rl and sft on reference solutions do not learn from the teacher, but it still watches: teacher_kl is logged

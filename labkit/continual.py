@@ -128,18 +128,21 @@ class _Recall:
 
 def forgetting_experiment(model, tokenizer, skill: AdditionTask, knowledge: FactsTask, midtrain_steps: int,
                           distill_steps: int, n_skill: int = 256, seed: int = 0, midtrain_lr: float = 1e-3,
-                          distill_lr: float = 3e-4, progress: bool = True) -> ForgettingResult:
+                          distill_lr: float = 3e-4, knowledge_fraction: float = 0.7, recovery_method: str = "opd",
+                          progress: bool = True) -> ForgettingResult:
     """The post's personalization table in miniature.
 
-    1. the model as it is; 2. mid-trained on 100% new knowledge; 3. mid-trained on 70% knowledge / 30% skill data;
-    4. model 3 after on-policy distillation on the skill's prompts, with model 1 (its earlier self) as teacher.
+    1. the model as it is; 2. mid-trained on 100% new knowledge; 3. mid-trained on a mix (``knowledge_fraction``
+    knowledge, the rest skill data; the post: 70%); 4. model 3 after ``recovery_method`` on the skill's prompts —
+    on-policy distillation with model 1 (its earlier self) as teacher, or any other method of the lab (e.g. "rl").
     """
     from .train import TrainConfig, train
 
     original = copy.deepcopy(model).eval()
     rows, histories = [{"stage": "start", **measure(original, tokenizer, skill, knowledge, n_skill, seed)}], {}
     mixed = None
-    for label, fraction in (("mid-train, 100% knowledge", 1.0), ("mid-train, 70% knowledge / 30% skill", 0.7)):
+    mix_label = f"mid-train, {knowledge_fraction:.0%} knowledge / {1 - knowledge_fraction:.0%} skill"
+    for label, fraction in (("mid-train, 100% knowledge", 1.0), (mix_label, knowledge_fraction)):
         student = copy.deepcopy(original)
         config = TrainConfig(method="sft", sft_data="reference", steps=midtrain_steps, seed=seed, learning_rate=midtrain_lr,
                              warmup_steps=max(1, midtrain_steps // 10), batch_size=64, group_size=1, eval_n=32,
@@ -147,9 +150,9 @@ def forgetting_experiment(model, tokenizer, skill: AdditionTask, knowledge: Fact
         histories[label] = train(config, student, tokenizer, MixedTask(skill, knowledge, fraction), progress=progress).history
         rows.append({"stage": label, **measure(student, tokenizer, skill, knowledge, n_skill, seed)})
         mixed = student
-    config = TrainConfig(method="opd", steps=distill_steps, seed=seed, learning_rate=distill_lr, warmup_steps=5,
+    config = TrainConfig(method=recovery_method, steps=distill_steps, seed=seed, learning_rate=distill_lr, warmup_steps=5,
                          batch_size=16, group_size=4, eval_n=32)
-    histories["distill"] = train(config, mixed, tokenizer, skill, teacher=original, progress=progress).history
-    rows.append({"stage": "mid-train (70%) + on-policy distillation from the start model",
+    histories["recovery"] = train(config, mixed, tokenizer, skill, teacher=original, progress=progress).history
+    rows.append({"stage": f"mid-train ({knowledge_fraction:.0%}) + {recovery_method} with the start model as teacher",
                  **measure(mixed, tokenizer, skill, knowledge, n_skill, seed)})
     return ForgettingResult(rows, histories)

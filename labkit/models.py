@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from transformers.utils import logging as hf_logging
 
 from .errors import LabkitError
 
@@ -82,9 +83,12 @@ def load(path: str | os.PathLike, dtype: torch.dtype = torch.float32, device: st
             f"{path_str!r} is not a model folder (no config.json inside); "
             "pass a folder made by save_pretrained, such as data/teacher or data/student"
         )
-    hub_name = not local.exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", path_str) is not None
+    # "org/name" is a hub name only when no local folder "org" exists (so a typo in data/… fails here, at once)
+    hub_name = (not local.exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", path_str) is not None
+                and not Path(path_str.split("/")[0]).exists())
     if not local.exists() and not hub_name:
         raise LabkitError(f"model folder {path_str!r} does not exist; pass a folder made by save_pretrained (e.g. data/student)")
+    hf_logging.disable_progress_bar()  # no "Loading weights" bars in notebooks and CLI output
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(local) if local.exists() else path_str)
         model = AutoModelForCausalLM.from_pretrained(str(local) if local.exists() else path_str, dtype=dtype)
@@ -109,6 +113,7 @@ def save(model, tokenizer, path: str | os.PathLike, extra: dict | None = None, w
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    hf_logging.disable_progress_bar()
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)

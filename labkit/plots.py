@@ -18,7 +18,7 @@ def accuracy_bars(ax, accuracies: dict[str, dict[str, float]], title: str = "hel
         bars = ax.bar(xs, values, width, label=kind, alpha=0.55 + 0.45 * (k == 0),
                       color=[METHOD_COLORS.get(m, "gray") for m in models])
         for bar, v in zip(bars, values):
-            ax.text(bar.get_x() + bar.get_width() / 2, v + 0.01, f"{v:.0%}", ha="center", va="bottom", fontsize=8)
+            ax.text(bar.get_x() + bar.get_width() / 2, v + 0.01, f"{v:.1%}", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(models)), models)
     ax.set_ylim(0, 1.1)
     ax.set_ylabel("accuracy")

@@ -211,3 +211,13 @@ def check_steps(problem: Problem, completion: str, digits: int) -> list[bool | N
         verdicts.append(right_digits and c == carry_in and total == x + y + c)
         carry_in = total // 10
     return verdicts
+
+
+def first_wrong_span(completion: str, verdicts: list[bool | None]) -> tuple[int, int]:
+    """Character span ``[start, end)`` of the first step ``check_steps`` did not judge right (its separator included)."""
+    start = 0
+    for field, verdict in zip(completion.replace(",", ";").split(";"), verdicts):
+        if verdict is not True:
+            return start, start + len(field) + 1
+        start += len(field) + 1
+    return start, len(completion) + 1

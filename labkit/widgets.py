@@ -45,5 +45,6 @@ class TokenExplorer(widgets.VBox):
         values = scores.values(self.quantity.value)
         self.caption.value = (f"<b>{html.escape(self.method.value)}</b> after step {snap['step']} "
                               f"({snap['flops']:.2e} FLOPs) — mean {self.quantity.value} {sum(values) / len(values):+.3f}; "
-                              "red: the teacher objects, green: it approves; hover a token for every score")
+                              "red: the student is more sure of this token than the teacher (advantage < 0), green: less sure; "
+                              "hover a token for every score")
         self.tokens.value = tokens_html(scores, self.quantity.value)

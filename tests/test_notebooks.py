@@ -35,6 +35,7 @@ def check_04(r):
     assert r["final_accuracy"] > r["start_accuracy"]
     assert r["failed_samples"] > 0
     assert r["prm_hit_rate"] > 0.4  # the teacher's worst token usually sits in the first wrong step
+    assert r["prm_hit_rate"] > 1.5 * r["prm_chance_rate"]  # far more often than a token picked at random
 
 
 def check_05(r):

@@ -108,3 +108,12 @@ def test_check_steps_judges_each_step_locally():
     assert check_steps(p, "7+9+0=16;5+8+1=14", 3) == [True, None, None]
     assert check_steps(p, "7+9+0=15!7+9+0=16;5+8+1=14;3+4+1=8;846", 3) == [True, True, True]
     assert check_steps(p, "banana;5+8+1=14;x;846", 3) == [False, False, False]
+
+
+def test_first_wrong_span_points_at_the_first_mistaken_step():
+    from labkit.task import check_steps, first_wrong_span
+
+    p = Problem(357, 489, "357+489=")
+    text = "7+9+0=16;5+8+1=15;3+4+1=8;856"
+    lo, hi = first_wrong_span(text, check_steps(p, text, 3))
+    assert text[lo:hi] == "5+8+1=15;"
