@@ -31,6 +31,10 @@ TEACHER_RECIPE = TrainConfig(method="sft", sft_data="reference", steps=1500, see
 STUDENT_RECIPE = TrainConfig(method="sft", sft_data="teacher", steps=300, seed=1, learning_rate=3e-3,
                              lr_schedule="constant", warmup_steps=100, batch_size=128, group_size=1, eval_every=50,
                              eval_n=256)
+# A teacher of the student's own size (the post's strongest case: a model distilled back into its own base). It learns
+# the task to near the big teacher's level by SFT on reference solutions.
+SMALL_TEACHER_RECIPE = TrainConfig(method="sft", sft_data="reference", steps=1000, seed=2, learning_rate=3e-3,
+                                   warmup_steps=100, batch_size=128, group_size=1, eval_every=250, eval_n=256)
 FINAL_EVAL_N = 1000
 
 
@@ -41,10 +45,11 @@ def _report(model, tokenizer, task) -> dict:
 
 
 def build(out: str | Path = "data", teacher_steps: int | None = None, student_steps: int | None = None,
-          task: AdditionTask = SHIPPED_TASK, roles: tuple[str, ...] = ("teacher", "student")) -> dict:
+          task: AdditionTask = SHIPPED_TASK, roles: tuple[str, ...] = ("teacher", "student", "teacher-small")) -> dict:
     """Train the teacher, then the student from its samples; save both in HF format with a labkit.json each.
 
-    ``roles=("student",)`` rebuilds only the student from the teacher already in ``out``.
+    ``roles=("student",)`` rebuilds only the student from the teacher already in ``out``; ``teacher-small`` is a
+    teacher of the student's size, trained on reference solutions.
     """
     out = Path(out)
     tokenizer = build_tokenizer()
@@ -53,7 +58,8 @@ def build(out: str | Path = "data", teacher_steps: int | None = None, student_st
     summary.update({"task": asdict(task), "torch": torch.__version__, "machine": platform.machine(),
                     "threads": torch.get_num_threads()})
     for role, size, recipe, steps in (("teacher", TEACHER_SIZE, TEACHER_RECIPE, teacher_steps),
-                                      ("student", STUDENT_SIZE, STUDENT_RECIPE, student_steps)):
+                                      ("student", STUDENT_SIZE, STUDENT_RECIPE, student_steps),
+                                      ("teacher-small", STUDENT_SIZE, SMALL_TEACHER_RECIPE, None)):
         if role not in roles:
             continue
         config = TrainConfig(**{**asdict(recipe), "steps": steps or recipe.steps})

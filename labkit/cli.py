@@ -61,7 +61,7 @@ def _compare(args) -> None:
 def _build(args) -> None:
     from .build import build
 
-    build(args.out, args.teacher_steps, args.student_steps, roles=tuple(args.only or ("teacher", "student")))
+    build(args.out, args.teacher_steps, args.student_steps, roles=tuple(args.only or ("teacher", "student", "teacher-small")))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -100,7 +100,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default="data")
     b.add_argument("--teacher-steps", type=int, default=None)
     b.add_argument("--student-steps", type=int, default=None)
-    b.add_argument("--only", choices=["teacher", "student"], action="append",
+    b.add_argument("--only", choices=["teacher", "student", "teacher-small"], action="append",
                    help="rebuild only this model (the student needs the teacher already in --out)")
     b.set_defaults(func=_build)
     return p

@@ -103,7 +103,8 @@ def summarize(comparison: Comparison) -> dict:
         curves = []
         for seed, result in enumerate(results):
             rows = result.evals()
-            curves.append({"seed": seed, "flops": [r["flops"] for r in rows], "seconds": [r["seconds"] for r in rows],
+            curves.append({"seed": seed, "flops": [r["flops"] for r in rows], "student_flops_curve": [r["student_flops"] for r in rows],
+                           "seconds": [r["seconds"] for r in rows],
                            "episodes": [r["episodes"] for r in rows], "accuracy": [r["eval_accuracy"] for r in rows],
                            "teacher_flops": rows[-1]["teacher_flops"], "student_flops": rows[-1]["student_flops"]})
         entry = {"curves": curves, "settings": METHOD_SETTINGS.get(method, {})}

@@ -67,9 +67,20 @@ def check_07(r):
     assert r["scored_tokens"] >= 1
 
 
+def check_08(r):
+    assert set(r["race_ratios"]) == {"teacher ~10x the student", "teacher = student size"}
+    for ratios in [r["benchmark_ratios"], *r["race_ratios"].values()]:
+        assert 0 < ratios["level"] <= 1 and ratios["flops"]["opd"] == 1.0
+        for accounting in ("flops", "student_flops", "seconds", "episodes"):
+            assert all(v is None or v > 0 for v in ratios[accounting].values())
+    # with the teacher free, OPD's cost per step is RL's: its per-token signal must show in fewer student FLOPs
+    assert r["benchmark_ratios"]["student_flops"]["rl"] > 1.0
+    assert all(a > 0.9 for a in r["teacher_accuracy"].values())
+
+
 CHECKS = {"00_start_here.ipynb": check_00, "01_task_and_teacher.ipynb": check_01, "02_sft.ipynb": check_02, "03_rl.ipynb": check_03,
           "04_on_policy_distillation.ipynb": check_04, "05_side_by_side.ipynb": check_05,
-          "06_continual_learning.ipynb": check_06, "07_scale_up.ipynb": check_07}
+          "06_continual_learning.ipynb": check_06, "07_scale_up.ipynb": check_07, "08_when_does_it_win.ipynb": check_08}
 
 
 RECORDED: dict[str, dict] = {}  # results of this session's runs, for the determinism test
