@@ -4,21 +4,15 @@ Needs Debian's chromium (`apt-get install chromium`; .ci/run installs it) and th
 drives it through executable_path (no browser download). Without them the test skips, saying which is missing.
 Screenshots land in outputs/browser/.
 """
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from .conftest import DATA, ROOT
+from .jupyter_server import free_port, private_env, start, stop
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "outputs" / "browser"
@@ -43,12 +37,6 @@ NOTEBOOK_CELLS = [
 ]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def lab_server(tmp_path):
     nbformat = pytest.importorskip("nbformat")
@@ -57,32 +45,15 @@ def lab_server(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in NOTEBOOK_CELLS])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, workdir / "explorer.ipynb")
-    port = _free_port()
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-           "JUPYTER_DATA_DIR": str(tmp_path / "data"), "JUPYTER_PATH": ""}
+    port = free_port()
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
                f"--IdentityProvider.token={TOKEN}", f"--notebook-dir={workdir}"]
     if os.getuid() == 0:
         command.append("--allow-root")
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2)
-            break
-        except (urllib.error.URLError, ConnectionError, OSError):
-            if proc.poll() is not None or time.time() > deadline:
-                os.killpg(proc.pid, signal.SIGKILL)
-                pytest.fail(f"JupyterLab did not start:\n{proc.stdout.read()[-3000:]}")
-            time.sleep(0.5)
+    proc = start(command, private_env(tmp_path, JUPYTER_PATH=""), f"{base}/api/status?token={TOKEN}")
     yield base
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    stop(proc)
 
 
 def test_explorer_widget_renders_and_reacts_in_jupyterlab(lab_server):

@@ -1,22 +1,12 @@
 """`make lab` starts a JupyterLab that asks for a token and serves the lab's notebooks."""
 import json
-import os
-import signal
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
 from .conftest import ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .jupyter_server import free_port, private_env, start, stop
 
 
 def _get(url: str, token: str | None = None):
@@ -32,38 +22,19 @@ def _get(url: str, token: str | None = None):
 def make_lab(tmp_path):
     started = []
 
-    def start(token_env: str | None):
-        port = _free_port()
-        env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "run"),
-               "JUPYTER_DATA_DIR": str(tmp_path / "data"), "BROWSER": "true"}
-        env.pop("JUPYTER_TOKEN", None)
-        if token_env is not None:
-            env["JUPYTER_TOKEN"] = token_env
+    def launch(token_env: str | None):
+        port = free_port()
+        env = private_env(tmp_path, BROWSER="true", **({} if token_env is None else {"JUPYTER_TOKEN": token_env}))
         # -o: take the installed .venv as up to date; the test runs inside it
-        proc = subprocess.Popen(["make", "-s", "-o", ".venv/.labkit-installed", "lab", f"PORT={port}",
-                                 "LAB_ARGS=--no-browser --ServerApp.ip=127.0.0.1"],
-                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
-        started.append(proc)
+        command = ["make", "-s", "-o", ".venv/.labkit-installed", "lab", f"PORT={port}",
+                   "LAB_ARGS=--no-browser --ServerApp.ip=127.0.0.1"]
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"make lab exited early:\n{proc.stdout.read()}")
-            try:
-                _get(f"{base}/api/status")
-                return base
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.5)
-        pytest.fail("JupyterLab did not start within 90 s")
+        started.append(start(command, env, f"{base}/api/status", cwd=ROOT))
+        return base
 
-    yield start
+    yield launch
     for proc in started:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)
 
 
 def test_make_lab_requires_the_token_and_serves_the_notebooks(make_lab):
