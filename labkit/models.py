@@ -121,6 +121,9 @@ def save(model, tokenizer, path: str | os.PathLike, extra: dict | None = None, w
             (tmp / "labkit.json").write_text(json.dumps(extra, indent=2, sort_keys=True) + "\n")
         if write_extra is not None:
             write_extra(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private (0700); give the folder the usual permissions
         old = None
         if path.exists():
             old = path.parent / f".{path.name}.old-{os.getpid()}"

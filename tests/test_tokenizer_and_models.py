@@ -67,3 +67,15 @@ def test_mismatched_vocabularies_are_named(tokenizer):
     with pytest.raises(LabkitError, match=r"student vocabulary has 20 tokens, teacher vocabulary has 19"):
         check_compatible(tokenizer, other)
     check_compatible(tokenizer, build_tokenizer())  # the same vocabulary passes
+
+
+def test_saved_folders_get_the_usual_permissions(tokenizer, tiny_student, tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        save(tiny_student, tokenizer, tmp_path / "m")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "m").stat().st_mode) == 0o755
