@@ -26,7 +26,7 @@ from labkit.encoding import encode_prompts
 from labkit.evaluate import task_of
 from labkit.models import load
 from labkit.notebook import data_dir
-from labkit.sampling import sample, token_logprobs
+from labkit.sampling import sample
 from labkit.train import TrainConfig, Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -118,10 +118,7 @@ def main() -> None:
         t1 = time.perf_counter()
         b.teacher_logits = opd._teacher_logits(b, charge=True)
         t2 = time.perf_counter()
-        logp_t = torch.log_softmax(b.teacher_logits, -1).gather(-1, b.sequences[:, b.prompt_length:, None]).squeeze(-1)
-        from labkit.objectives import opd_advantages
-
-        b.advantages = opd_advantages(b.sampling_logprobs, logp_t, b.mask)
+        b.advantages = opd.opd_advantages(b)
         loss, _ = opd.loss(b)
         opd.optimizer.zero_grad()
         loss.backward()

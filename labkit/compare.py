@@ -11,12 +11,10 @@ and ``final_accuracy_spread`` (min, max).
 """
 from __future__ import annotations
 
-import json
 import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from statistics import median
 
 import torch
 
@@ -26,6 +24,7 @@ from .errors import LabkitError
 from .evaluate import evaluate, task_of
 from .models import check_compatible, load
 from .pertoken import score_tokens
+from .regimes import cost_to_reach
 from .sampling import sample
 from .train import EVAL_SEED, METHODS, TrainConfig, train
 
@@ -88,13 +87,6 @@ class Comparison:
     wall_seconds: float = 0.0
 
 
-def _first_crossing(curve: dict, key: str, target: float):
-    for x, accuracy in zip(curve[key], curve["accuracy"]):
-        if accuracy >= target:
-            return x
-    return None
-
-
 def summarize(comparison: Comparison) -> dict:
     """The results JSON: curves per seed, cost to target, final accuracy, and a table shaped like the post's."""
     target = comparison.target_accuracy
@@ -109,9 +101,8 @@ def summarize(comparison: Comparison) -> dict:
                            "teacher_flops": rows[-1]["teacher_flops"], "student_flops": rows[-1]["student_flops"]})
         entry = {"curves": curves, "settings": METHOD_SETTINGS.get(method, {})}
         for key in ("flops", "seconds", "episodes"):
-            crossings = [_first_crossing(c, key, target) for c in curves]
-            entry[f"{key}_to_target"] = median(crossings) if all(x is not None for x in crossings) else None
-        entry["seeds_reaching_target"] = sum(_first_crossing(c, "flops", target) is not None for c in curves)
+            entry[f"{key}_to_target"] = cost_to_reach(entry, key, target)
+        entry["seeds_reaching_target"] = sum(cost_to_reach({"curves": [c]}, "flops", target) is not None for c in curves)
         finals = [c["accuracy"][-1] for c in curves]
         entry["final_accuracy"] = sum(finals) / len(finals)
         entry["final_accuracy_spread"] = [min(finals), max(finals)]

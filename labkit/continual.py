@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .task import AdditionTask, Problem
+from .task import AdditionTask
 
 
 @dataclass(frozen=True)

@@ -81,9 +81,10 @@ def drift_from_logits(student_logits, teacher_logits, tokens, mask, unlikely: fl
     import torch
 
     from .objectives import reverse_kl
+    from .sampling import logprobs_of
 
-    student_logp = torch.log_softmax(student_logits.float(), -1).gather(-1, tokens[..., None]).squeeze(-1)
-    teacher_logp = torch.log_softmax(teacher_logits.float(), -1).gather(-1, tokens[..., None]).squeeze(-1)
+    student_logp = logprobs_of(student_logits.float(), tokens)
+    teacher_logp = logprobs_of(teacher_logits.float(), tokens)
     kl = reverse_kl(student_logits.float(), teacher_logits.float()) * mask
     prefix = torch.cumsum((student_logp - teacher_logp) * mask, dim=1)
     reached = mask.sum(0).clamp(min=1)

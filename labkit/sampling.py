@@ -37,6 +37,11 @@ class Rollout:
         return self.sequences.shape[0]
 
 
+def logprobs_of(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """log softmax(logits) at ``tokens``: ``[..., V]`` logits and ``[...]`` token ids give ``[...]`` log-probs."""
+    return torch.log_softmax(logits, dim=-1).gather(-1, tokens[..., None]).squeeze(-1)
+
+
 @lru_cache(maxsize=None)
 def _cache_kwarg(model_class) -> str:
     """transformers 5 calls the KV cache argument ``cache``; 4.x calls it ``past_key_values``."""
@@ -133,5 +138,5 @@ def token_logprobs(model, sequences: torch.Tensor, prompt_length: int, temperatu
     if temperature not in (0, 1):
         logits = logits / temperature
     targets = sequences[:, prompt_length:]  # [B, T]
-    logp = torch.log_softmax(logits, dim=-1).gather(-1, targets[..., None]).squeeze(-1)
+    logp = logprobs_of(logits, targets)
     return (logp, logits) if return_logits else logp

@@ -35,7 +35,7 @@ from .flops import ComputeLedger
 from .evaluate import evaluate
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint, write_json_atomic, write_text_atomic
 from .models import check_compatible, save
-from .sampling import sample, token_logprobs
+from .sampling import logprobs_of, sample, token_logprobs
 from .task import AdditionTask
 
 METHODS = ("sft", "rl", "opd", "opd-exact", "gkd")
@@ -305,13 +305,18 @@ class Trainer:
         else:  # opd, opd-exact: the teacher scores every token of the student's samples in one pass
             batch.teacher_logits = self._teacher_logits(batch, charge=True)
             if c.method == "opd":
-                teacher_logp = torch.log_softmax(batch.teacher_logits / c.teacher_temperature, dim=-1)
-                teacher_logp = teacher_logp.gather(-1, batch.sequences[:, batch.prompt_length:, None]).squeeze(-1)
-                batch.advantages = objectives.opd_advantages(batch.sampling_logprobs, teacher_logp, batch.mask,
-                                                             c.kl_penalty_coef, c.kl_discount_factor)
-                if c.advantage_clip > 0:
-                    batch.advantages = batch.advantages.clamp(-c.advantage_clip, c.advantage_clip)
+                batch.advantages = self.opd_advantages(batch)
         return batch
+
+    def opd_advantages(self, batch: StepBatch) -> torch.Tensor:
+        """Per-token advantages [B, T] of on-policy distillation from the batch's teacher logits (with clipping)."""
+        c = self.config
+        teacher_logp = logprobs_of(batch.teacher_logits / c.teacher_temperature, batch.sequences[:, batch.prompt_length:])
+        advantages = objectives.opd_advantages(batch.sampling_logprobs, teacher_logp, batch.mask,
+                                               c.kl_penalty_coef, c.kl_discount_factor)
+        if c.advantage_clip > 0:
+            advantages = advantages.clamp(-c.advantage_clip, c.advantage_clip)
+        return advantages
 
     def loss(self, batch: StepBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """The method's loss on the batch, and the student's logits [B, T, V] it was computed from."""
@@ -409,12 +414,12 @@ class Trainer:
                               f"exceed the student's context of {self.student.config.max_position_embeddings}; "
                               "lower max_new_tokens or use a model with a longer context")
         self.student.train()
-        self._flops_before = self.ledger.total
         if done == 0:
             self._write({"step": 0, "eval_accuracy": self.evaluate(), **self._ledger_row()})
         bar = tqdm(range(done + 1, c.steps + 1), desc=c.method, disable=not self.progress, initial=done, total=c.steps)
         for step in bar:
             self.step = step
+            flops_before = self.ledger.total
             started = time.perf_counter()
             lr = learning_rate_at(c, step - 1, self.ledger.total)
             for group in self.optimizer.param_groups:
@@ -447,8 +452,7 @@ class Trainer:
             last = step == c.steps or spent >= 1.0
             eval_due = c.eval_every and step % c.eval_every == 0
             if c.flop_budget:
-                eval_due = int(spent * c.eval_points) > int(self._flops_before * c.eval_points / c.flop_budget)
-            self._flops_before = self.ledger.total
+                eval_due = int(spent * c.eval_points) > int(flops_before * c.eval_points / c.flop_budget)
             if eval_due or last:
                 row["eval_accuracy"] = self.evaluate()
             self._write(row)

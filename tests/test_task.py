@@ -2,7 +2,6 @@ import random
 
 import pytest
 
-from labkit.errors import LabkitError
 from labkit.task import AdditionTask, Problem, final_answer, reward, split_of
 
 
