@@ -1,3 +1,4 @@
 from .cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # guarded: worker processes of `compare` re-import the main module
+    raise SystemExit(main())

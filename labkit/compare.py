@@ -11,12 +11,17 @@ and ``final_accuracy_spread`` (min, max).
 """
 from __future__ import annotations
 
+import multiprocessing
+import os
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from .checkpoint import write_json_atomic
 from .encoding import encode_prompts
@@ -60,8 +65,13 @@ class CompareConfig:
     """evaluations along the budget"""
     target_fraction: float = 0.9
     """the target accuracy, as a fraction of the teacher's sampled accuracy"""
+    monitor_every: int = 10
+    """log teacher_kl and entropy every this many steps (watching is uncharged, but in wall time it cost RL and SFT
+    a third of their runs when done every step; nothing in the comparison reads it)"""
     snapshot_prompts: int = 4
     """held-out prompts whose per-token scores are kept at each evaluation of the first seed (for the explorer)"""
+    workers: int = 0
+    """processes running runs side by side, one thread each (0: one per CPU core, at most one per run)"""
 
     def validate(self) -> "CompareConfig":
         if not self.budget > 0:
@@ -71,6 +81,8 @@ class CompareConfig:
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown or not self.methods:
             raise LabkitError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
+        if not isinstance(self.workers, int) or self.workers < 0:
+            raise LabkitError(f"workers must be a whole number >= 0 (0: one per CPU core), got {self.workers!r}")
         if not 0 < self.target_fraction <= 1:
             raise LabkitError(f"target_fraction must lie in (0, 1], got {self.target_fraction}")
         return self
@@ -85,6 +97,7 @@ class Comparison:
     snapshots: dict[str, list] = field(default_factory=dict)  # method -> [{step, flops, scores: [TokenScores]}]
     students: dict[str, object] = field(default_factory=dict)  # method -> the first seed's trained student
     wall_seconds: float = 0.0
+    workers: int = 1
 
 
 def summarize(comparison: Comparison) -> dict:
@@ -118,16 +131,56 @@ def summarize(comparison: Comparison) -> dict:
     return {"teacher_accuracy": comparison.teacher_accuracy, "target_accuracy": target,
             "config": asdict(comparison.config), "methods": methods, "table": table,
             "wall_seconds": comparison.wall_seconds,
-            "machine": {"platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads()}}
+            "machine": {"platform": platform.platform(), "torch": torch.__version__, "cpu_count": os.cpu_count(),
+                        "workers": comparison.workers, "threads_per_run": 1}}
+
+
+def _train_one(method: str, seed: int, config: CompareConfig, student_path: str, teacher_path: str,
+               keep_student: bool) -> tuple:
+    """One run of the comparison, on one thread: (TrainResult, snapshots, the student's weights or None).
+
+    A top-level function so that worker processes can run it.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the ops are too small to split; cores run whole runs side by side instead
+    try:
+        teacher, teacher_tokenizer = load(teacher_path)
+        student, tokenizer = load(student_path)
+        task = task_of(student_path)
+        probe = task.problems(config.snapshot_prompts, "held_out", seed=EVAL_SEED + 1)
+        probe_ids = encode_prompts(tokenizer, [p.prompt for p in probe])
+        settings = {"method": method, "seed": seed, "steps": 100_000, "batch_size": config.batch_size,
+                    "group_size": config.group_size, "eval_n": config.eval_n, "flop_budget": config.budget,
+                    "eval_points": config.eval_points, "monitor_every": config.monitor_every,
+                    **METHOD_SETTINGS.get(method, {})}
+        snapshots = []
+
+        def snapshot(step, batch, row):
+            if keep_student and "eval_accuracy" in row:
+                rollout = sample(student, probe_ids, task.max_completion_length, tokenizer.eos_token_id,
+                                 tokenizer.pad_token_id, 1.0, torch.Generator().manual_seed(step))
+                scores = score_tokens(student, teacher, tokenizer, rollout.sequences, rollout.prompt_length,
+                                      rollout.completion_mask)
+                snapshots.append({"step": step, "flops": row["flops"], "scores": scores})
+
+        result = train(TrainConfig(**settings), student, tokenizer, task, teacher=teacher,
+                       teacher_tokenizer=teacher_tokenizer, progress=False, on_step=snapshot)
+        return result, snapshots, (student.state_dict() if keep_student else None)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def run_comparison(config: CompareConfig, student_path=None, teacher_path=None, progress: bool = True) -> Comparison:
-    """Train every method ``config.seeds`` times from the same start on the same budget; evaluate along the way."""
+    """Train every method ``config.seeds`` times from the same start on the same budget; evaluate along the way.
+
+    Runs are independent, so ``config.workers`` processes run them side by side, one thread each; results do not
+    depend on the number of workers (a test checks it).
+    """
     from .notebook import data_dir
 
     config.validate()
-    student_path = Path(student_path) if student_path else data_dir() / "student"
-    teacher_path = Path(teacher_path) if teacher_path else data_dir() / "teacher"
+    student_path = str(Path(student_path) if student_path else data_dir() / "student")
+    teacher_path = str(Path(teacher_path) if teacher_path else data_dir() / "teacher")
     teacher, teacher_tokenizer = load(teacher_path)
     _, tokenizer = load(student_path)
     check_compatible(tokenizer, teacher_tokenizer)
@@ -136,31 +189,35 @@ def run_comparison(config: CompareConfig, student_path=None, teacher_path=None, 
     teacher_accuracy = evaluate(teacher, tokenizer, task, n=config.eval_n, seed=EVAL_SEED, temperature=1.0).accuracy
     comparison = Comparison(config, teacher_accuracy, config.target_fraction * teacher_accuracy)
 
-    probe = task.problems(config.snapshot_prompts, "held_out", seed=EVAL_SEED + 1)
-    probe_ids = encode_prompts(tokenizer, [p.prompt for p in probe])
-
-    for method in config.methods:
-        comparison.runs[method], comparison.snapshots[method] = [], []
-        for seed in range(config.seeds):
+    jobs = [(method, seed) for method in config.methods for seed in range(config.seeds)]
+    args = [(method, seed, config, student_path, teacher_path, seed == 0) for method, seed in jobs]
+    workers = min(config.workers or os.cpu_count() or 1, len(jobs))
+    bar = tqdm(total=len(jobs), desc="runs", disable=not progress)
+    if workers == 1:
+        outputs = []
+        for a in args:
+            outputs.append(_train_one(*a))
+            bar.update()
+    else:
+        # spawn, not fork: a forked child of a process that already ran torch's thread pool can hang
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [pool.submit(_train_one, *a) for a in args]
+                for _ in as_completed(futures):
+                    bar.update()
+                outputs = [f.result() for f in futures]
+        except BrokenProcessPool as error:
+            raise LabkitError("the worker processes of the comparison died before finishing. In a script, put the code "
+                              "that calls run_comparison under `if __name__ == \"__main__\":` (worker processes import "
+                              "the script again); or pass CompareConfig(workers=1) to run in this process") from error
+    bar.close()
+    for (method, seed), (result, snapshots, weights) in zip(jobs, outputs):
+        comparison.runs.setdefault(method, []).append(result)
+        if weights is not None:
             student, _ = load(student_path)
-            settings = {"method": method, "seed": seed, "steps": 100_000, "batch_size": config.batch_size,
-                        "group_size": config.group_size, "eval_n": config.eval_n, "flop_budget": config.budget,
-                        "eval_points": config.eval_points, **METHOD_SETTINGS.get(method, {})}
-
-            def snapshot(step, batch, row, student=student, method=method, seed=seed):
-                if seed == 0 and "eval_accuracy" in row:
-                    rollout = sample(student, probe_ids, task.max_completion_length, tokenizer.eos_token_id,
-                                     tokenizer.pad_token_id, 1.0, torch.Generator().manual_seed(step))
-                    scores = score_tokens(student, teacher, tokenizer, rollout.sequences, rollout.prompt_length,
-                                          rollout.completion_mask)
-                    comparison.snapshots[method].append({"step": step, "flops": row["flops"], "scores": scores})
-
-            result = train(TrainConfig(**settings), student, tokenizer, task, teacher=teacher,
-                           teacher_tokenizer=teacher_tokenizer, progress=progress, on_step=snapshot)
-            comparison.runs[method].append(result)
-            if seed == 0:
-                comparison.students[method] = student
-    comparison.wall_seconds = time.perf_counter() - started
+            student.load_state_dict(weights)
+            comparison.students[method], comparison.snapshots[method] = student, snapshots
+    comparison.wall_seconds, comparison.workers = time.perf_counter() - started, workers
     return comparison
 
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from transformers import DynamicCache
 
 from .errors import LabkitError
+from .fastdecode import Decoder, unsupported_reason
 
 
 @dataclass
@@ -68,6 +69,7 @@ def sample(
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
     vocab_size: int | None = None,
+    fast: bool = True,
 ) -> Rollout:
     """Sample completions for a batch of equal-length prompts ``[B, P]``.
 
@@ -75,6 +77,9 @@ def sample(
     untempered model. Otherwise log-probs are of the tempered distribution the
     tokens were drawn from: ``log softmax(logits / temperature)``. ``vocab_size``
     drops the padded rows some checkpoints add to their output layer.
+    ``fast`` steps through :class:`labkit.fastdecode.Decoder` where the model
+    allows it (Llama/Qwen layouts in eval mode); ``fast=False`` always uses
+    transformers' forward and cache. Both give the same tokens and log-probs.
     """
     if prompt_ids.dim() != 2:
         raise LabkitError(f"prompt_ids must be a [batch, length] tensor of token ids, got shape {tuple(prompt_ids.shape)}")
@@ -91,8 +96,15 @@ def sample(
     if generator is not None and generator.device != device:
         raise LabkitError(f"the sampling generator is on {generator.device} but the model is on {device}; "
                           f"create it with torch.Generator(device='{device}')")
-    cache = DynamicCache(config=model.config)
-    kwarg = _cache_kwarg(type(model))
+    if fast and unsupported_reason(model) is None:
+        decoder = Decoder(model, batch, prompt_length + max_new_tokens, vocab_size)
+        forward = lambda ids, position: decoder.step(ids)  # noqa: E731
+    else:
+        cache, kwarg = DynamicCache(config=model.config), _cache_kwarg(type(model))
+
+        def forward(ids, position):
+            kwargs = {} if position is None else {"position_ids": torch.full((batch, 1), position, device=device)}
+            return model(input_ids=ids, use_cache=True, **kwargs, **{kwarg: cache}).logits[:, -1, :vocab_size].float()
 
     tokens = torch.full((batch, max_new_tokens), pad_token_id, dtype=torch.long, device=device)
     logprobs = torch.zeros(batch, max_new_tokens, device=device)
@@ -100,7 +112,7 @@ def sample(
     finished = torch.zeros(batch, dtype=torch.bool, device=device)
     forward_tokens = batch * prompt_length
 
-    logits = model(input_ids=prompt_ids, use_cache=True, **{kwarg: cache}).logits[:, -1, :vocab_size].float()
+    logits = forward(prompt_ids, None)
     for t in range(max_new_tokens):
         if temperature == 0:
             log_p = F.log_softmax(logits, dim=-1)
@@ -115,9 +127,7 @@ def sample(
         finished |= next_token == eos_token_id
         if bool(finished.all()) or t == max_new_tokens - 1:
             break
-        position = torch.full((batch, 1), prompt_length + t, device=device)
-        logits = model(input_ids=tokens[:, t : t + 1], position_ids=position, use_cache=True,
-                       **{kwarg: cache}).logits[:, -1, :vocab_size].float()
+        logits = forward(tokens[:, t : t + 1], prompt_length + t)
         forward_tokens += batch
 
     length = int(mask.sum(dim=0).nonzero().max()) + 1 if mask.any() else 1

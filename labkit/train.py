@@ -97,6 +97,9 @@ class TrainConfig:
     """sampling temperature of evaluations (0 = greedy); sampled accuracy is the steadier metric"""
     monitor_size: int = 64
     """student samples drawn (uncharged) to log reward and teacher_kl when the method itself does not sample"""
+    monitor_every: int = 1
+    """log entropy and teacher_kl (and an off-policy method's reward) on step 1 and every this many steps after;
+    0: only what is free (an on-policy method's reward). Watching is uncharged but costs wall time"""
     save_every: int = 0
     """write a resumable checkpoint to OUT/checkpoint every this many steps (0: never)"""
     flop_budget: float = 0.0
@@ -113,7 +116,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise LabkitError(f"{name} must be a whole number of at least 1, got {value!r}")
-        for name in ("warmup_steps", "eval_every", "max_new_tokens", "save_every"):
+        for name in ("warmup_steps", "eval_every", "max_new_tokens", "save_every", "monitor_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise LabkitError(f"{name} must be a whole number >= 0, got {value!r}")
@@ -350,7 +353,11 @@ class Trainer:
         On-policy methods are watched on the step's own samples (the logits the loss just computed, so it is free);
         the others on fresh student samples drawn with their own generator, so watching never changes training.
         Neither is charged to the ledger. teacher_kl is exact (full vocabulary), student and teacher at T=1.
+        Off the ``monitor_every`` schedule only the free reward of on-policy samples is logged.
         """
+        every = self.config.monitor_every
+        if not (step == 1 or (every and (step - 1) % every == 0)):
+            return {"reward": float(batch.rewards.mean())} if batch.on_policy else {}
         with torch.no_grad():
             if not batch.on_policy:
                 problems = self.task.problems(self.config.monitor_size, "train", seed=-(self.config.seed * 1_000_003 + step) - 1)

@@ -261,3 +261,25 @@ def test_budgets_that_cannot_be_met_are_named(tokenizer, tiny_student, tiny_teac
     with pytest.raises(LabkitError, match="reached its step cap"):
         train(TrainConfig(method="opd", steps=2, batch_size=4, group_size=2, eval_n=8, flop_budget=1e12), tiny_student,
               tokenizer, TASK, teacher=tiny_teacher, progress=False)
+
+
+@pytest.mark.parametrize("method", ["sft", "opd"])
+def test_monitor_every_thins_the_watching_not_the_training(tokenizer, tiny_sizes, method):
+    from labkit.models import build_model
+
+    runs = {}
+    for every in (1, 3):
+        student = build_model(tiny_sizes[0], tokenizer, seed=1)
+        teacher = build_model(tiny_sizes[1], tokenizer, seed=2)
+        result = train(TrainConfig(method=method, steps=7, batch_size=4, group_size=2, eval_n=8, monitor_every=every),
+                       student, tokenizer, TASK, teacher=teacher, progress=False)
+        runs[every] = (result.history, student.state_dict())
+    watched = [row["step"] for row in runs[3][0] if "teacher_kl" in row]
+    assert watched == [1, 4, 7] and len([r for r in runs[1][0] if "teacher_kl" in r]) == 7
+    # on-policy samples carry their reward for free, so it is logged on every step
+    assert all(("reward" in r) == (method == "opd") for r in runs[3][0][1:] if r["step"] not in watched)
+    for every_step, thinned in zip(runs[1][0][1:], runs[3][0][1:]):
+        assert every_step["loss"] == thinned["loss"]
+        if "teacher_kl" in thinned:
+            assert every_step["teacher_kl"] == thinned["teacher_kl"]
+    assert all(torch.equal(runs[1][1][k], runs[3][1][k]) for k in runs[1][1])
