@@ -4,10 +4,13 @@
 
 Writes benchmarks/results/throughput.json:
   sampling_speedup_vs_hf_generate   labkit.sample (tokens + per-token log-probs) vs model.generate with
-                                    output_scores + compute_transition_scores, same model, batch, length, temperature
+                                    output_scores + compute_transition_scores, same model, batch, length, temperature;
+                                    sampling.*.labkit_transformers_forward_tokens_per_s is labkit.sample(fast=False),
+                                    the same loop through transformers' forward (what labkit.fastdecode saves)
   train_step_speedup_vs_baseline    one labkit SFT update vs a plain forward(labels=...)/backward/AdamW step
   opd_step_breakdown                seconds of one on-policy distillation step by stage
   headline_wall_seconds             wall time of the committed side-by-side benchmark (benchmarks/results/side_by_side.json)
+  headline_profile                  per method: runs, steps and charged seconds per run in that benchmark
 and the machine it ran on. Timings are medians over repeats after one warm-up.
 """
 from __future__ import annotations
@@ -72,10 +75,15 @@ def main() -> None:
                                      output_scores=True, return_dict_in_generate=True, pad_token_id=tokenizer.pad_token_id)
                 model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
 
+        def labkit_sample_transformers_forward():
+            sample(model, prompts, new_tokens, eos_token_id=-1, pad_token_id=tokenizer.pad_token_id, temperature=1.0,
+                   generator=torch.Generator().manual_seed(0), fast=False)
+
         ours, theirs = timed(labkit_sample, args.repeats), timed(hf_generate, args.repeats)
+        slow = timed(labkit_sample_transformers_forward, args.repeats)
         tokens = args.batch * new_tokens
         sampling[name] = {"labkit_tokens_per_s": tokens / ours, "hf_generate_tokens_per_s": tokens / theirs,
-                          "speedup": theirs / ours}
+                          "labkit_transformers_forward_tokens_per_s": tokens / slow, "speedup": theirs / ours}
     results["sampling"] = sampling
     results["sampling_speedup_vs_hf_generate"] = min(v["speedup"] for v in sampling.values())
 
@@ -134,6 +142,12 @@ def main() -> None:
         sbs = json.loads(side_by_side.read_text())
         results["headline_wall_seconds"] = sbs["wall_seconds"]
         results["headline_settings"] = {k: sbs["config"][k] for k in ("budget", "seeds", "eval_n", "eval_points")}
+        results["headline_settings"]["workers"] = sbs["machine"].get("workers", 1)
+        results["headline_profile"] = {
+            method: {"runs": len(e["curves"]),
+                     "charged_seconds_per_run": statistics.mean(c["seconds"][-1] for c in e["curves"]),
+                     "episodes_per_run": statistics.mean(c["episodes"][-1] for c in e["curves"])}
+            for method, e in sbs["methods"].items()}
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_json_atomic(RESULTS / "throughput.json", results)
     print(json.dumps(results, indent=2))

@@ -50,7 +50,8 @@ def _compare(args) -> None:
     from .compare import CompareConfig, compare_to_disk
 
     methods = tuple(args.methods.split(",")) if args.methods else CompareConfig.methods
-    config = CompareConfig(budget=args.budget, seeds=args.seeds, methods=methods, eval_n=args.eval_n).validate()
+    config = CompareConfig(budget=args.budget, seeds=args.seeds, methods=methods, eval_n=args.eval_n,
+                           workers=args.workers).validate()
     summary = compare_to_disk(args.out, config)
     print(json.dumps({"out": str(args.out), "teacher_accuracy": summary["teacher_accuracy"],
                       "final_accuracy": {m: e["final_accuracy"] for m, e in summary["methods"].items()},
@@ -94,6 +95,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--budget", type=float, default=1e12, help="FLOPs per run, teacher and student together (default 1e12)")
     c.add_argument("--methods", default=None, help="comma-separated subset, e.g. sft,opd (default: all five)")
     c.add_argument("--eval-n", dest="eval_n", type=int, default=256, help="held-out problems per evaluation")
+    c.add_argument("--workers", type=int, default=0,
+                   help="processes running runs side by side, one thread each (default 0: one per CPU core; 1: no workers)")
     c.set_defaults(func=_compare)
 
     b = sub.add_parser("build-data", help="rebuild data/teacher and data/student from scratch (about 10 minutes)")

@@ -71,7 +71,8 @@ class CompareConfig:
     snapshot_prompts: int = 4
     """held-out prompts whose per-token scores are kept at each evaluation of the first seed (for the explorer)"""
     workers: int = 0
-    """processes running runs side by side, one thread each (0: one per CPU core, at most one per run)"""
+    """processes running runs side by side, one thread each (0: one per CPU core this process may use, at most one
+    per run); 1 runs everything in this process"""
 
     def validate(self) -> "CompareConfig":
         if not self.budget > 0:
@@ -170,11 +171,57 @@ def _train_one(method: str, seed: int, config: CompareConfig, student_path: str,
         torch.set_num_threads(threads)
 
 
+def _cores() -> int:
+    """CPU cores this process may use (its affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: exit as soon as the process that started it is gone (killed notebooks leave no orphans)."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _run_in_workers(args: list[tuple], workers: int, bar) -> list:
+    """Run ``_train_one(*a)`` for each ``a`` in spawned processes; results in ``args`` order.
+
+    spawn, not fork: a forked child of a process that already ran torch's thread pool can hang. The first error stops
+    the rest (queued runs are cancelled, running workers are terminated) and is raised here; so is an interrupt.
+    """
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent,
+                               initargs=(os.getpid(),))
+    futures = [pool.submit(_train_one, *a) for a in args]
+    try:
+        for future in as_completed(futures):
+            future.result()  # raises the first failure now, not after every other run
+            bar.update()
+        pool.shutdown(wait=True)
+        return [f.result() for f in futures]
+    except BaseException as error:  # a failed run, a dead worker or an interrupt: stop everything now
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            if process.is_alive():
+                process.terminate()
+        if not isinstance(error, BrokenProcessPool):
+            raise
+        raise LabkitError("the worker processes of the comparison died before finishing: either the script that "
+                          "calls run_comparison lacks `if __name__ == \"__main__\":` (worker processes import it "
+                          "again), or a worker ran out of memory. Fix the script, or run in this process with "
+                          "CompareConfig(workers=1) (`--workers 1` on the command line)") from error
+
+
 def run_comparison(config: CompareConfig, student_path=None, teacher_path=None, progress: bool = True) -> Comparison:
     """Train every method ``config.seeds`` times from the same start on the same budget; evaluate along the way.
 
-    Runs are independent, so ``config.workers`` processes run them side by side, one thread each; results do not
-    depend on the number of workers (a test checks it).
+    Runs are independent, so ``config.workers`` processes run them side by side, one thread each. Accuracies, FLOPs
+    and episodes do not depend on the number of workers (a test checks it); wall seconds do, a little (the workers
+    share the machine's memory bandwidth), and the summary records the worker count.
     """
     from .notebook import data_dir
 
@@ -191,7 +238,7 @@ def run_comparison(config: CompareConfig, student_path=None, teacher_path=None, 
 
     jobs = [(method, seed) for method in config.methods for seed in range(config.seeds)]
     args = [(method, seed, config, student_path, teacher_path, seed == 0) for method, seed in jobs]
-    workers = min(config.workers or os.cpu_count() or 1, len(jobs))
+    workers = min(config.workers or _cores(), len(jobs))
     bar = tqdm(total=len(jobs), desc="runs", disable=not progress)
     if workers == 1:
         outputs = []
@@ -199,17 +246,7 @@ def run_comparison(config: CompareConfig, student_path=None, teacher_path=None, 
             outputs.append(_train_one(*a))
             bar.update()
     else:
-        # spawn, not fork: a forked child of a process that already ran torch's thread pool can hang
-        try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = [pool.submit(_train_one, *a) for a in args]
-                for _ in as_completed(futures):
-                    bar.update()
-                outputs = [f.result() for f in futures]
-        except BrokenProcessPool as error:
-            raise LabkitError("the worker processes of the comparison died before finishing. In a script, put the code "
-                              "that calls run_comparison under `if __name__ == \"__main__\":` (worker processes import "
-                              "the script again); or pass CompareConfig(workers=1) to run in this process") from error
+        outputs = _run_in_workers(args, workers, bar)
     bar.close()
     for (method, seed), (result, snapshots, weights) in zip(jobs, outputs):
         comparison.runs.setdefault(method, []).append(result)

@@ -6,15 +6,17 @@ records, hooks) around about 0.1 ms of arithmetic. Sampling a batch is ~40 such
 steps, and sampling is most of what on-policy methods do, so this overhead was
 the largest item in the profile of the headline comparison (issue 8).
 
-``Decoder`` runs the same arithmetic with the model's own weights and
-submodules (its RMS norms, MLPs and rotary embedding) and a preallocated KV
-cache: per layer one q/k/v projection each, the rotary embedding, a slice
-write into the cache, one ``scaled_dot_product_attention`` and the MLP.
+``Decoder`` runs the same arithmetic with the model's own submodules (its
+projections, RMS norms, MLPs and rotary embedding, so adapters such as LoRA
+layers still apply) and a preallocated KV cache: per layer the q/k/v
+projections, the rotation, a slice write into the cache, one
+``scaled_dot_product_attention``, the output projection and the MLP.
 It supports the Llama layer shape shared by Llama, Qwen2 and Qwen3 (the
 optional per-head q/k norms of Qwen3, projection biases of Qwen2, grouped
 key/value heads) with a static rotary embedding. For anything else
-``Decoder.supports`` says why not and sampling uses transformers.
-A test checks that both paths give the same tokens and log-probs.
+``unsupported_reason`` says why not and sampling uses transformers.
+Tests check that both paths give the same tokens and log-probs (to 1e-5; on
+this CPU bit for bit for the shipped models).
 """
 from __future__ import annotations
 
@@ -38,14 +40,18 @@ def unsupported_reason(model) -> str | None:
         return f"rope_type {rope_type!r} changes with the sequence length"
     if getattr(config, "use_sliding_window", False) or any(t != "full_attention" for t in (getattr(config, "layer_types", None) or [])):
         return "sliding-window attention"
-    if getattr(config, "_attn_implementation", "sdpa") not in ("sdpa", "eager", None):
-        return f"attention implementation {config._attn_implementation!r}"
+    if getattr(config, "_attn_implementation", "sdpa") not in ("sdpa", None):
+        return f"attention implementation {config._attn_implementation!r} (the fast path computes sdpa's arithmetic)"
+    if getattr(model, "hf_device_map", None) and len(set(model.hf_device_map.values())) > 1:
+        return "the model is split across devices"
     if model.training and getattr(config, "attention_dropout", 0.0):
         return "the model is in training mode with attention dropout"
     for layer in body.layers:
-        if not all(hasattr(layer.self_attn, n) for n in ("q_proj", "k_proj", "v_proj", "o_proj")) or \
-                not all(hasattr(layer.mlp, n) for n in ("gate_proj", "up_proj", "down_proj", "act_fn")):
-            return "a layer without the q/k/v/o and gate/up/down projections"
+        if not all(hasattr(layer, n) for n in ("self_attn", "mlp", "input_layernorm", "post_attention_layernorm")) or \
+                not all(hasattr(layer.self_attn, n) for n in ("q_proj", "k_proj", "v_proj", "o_proj")):
+            return "a layer without the Llama layout (self_attn with q/k/v/o projections, mlp, two norms)"
+    if any(m._forward_hooks or m._forward_pre_hooks for m in model.modules()):
+        return "the model has forward hooks (the fast path would skip the hooked modules' callers)"
     return None
 
 
@@ -59,7 +65,7 @@ class Decoder:
         self.kv_heads = getattr(config, "num_key_value_heads", None) or self.heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
         self.vocab_size = vocab_size
-        weight = model.lm_head.weight
+        weight = self.body.embed_tokens.weight  # the dtype and device of the hidden states
         shape = (len(self.body.layers), batch, self.kv_heads, max_length, self.head_dim)
         self.keys = torch.empty(shape, dtype=weight.dtype, device=weight.device)
         self.values = torch.empty(shape, dtype=weight.dtype, device=weight.device)
@@ -68,18 +74,6 @@ class Decoder:
         cos, sin = self.body.rotary_emb(probe, positions)  # [1, max_length, head_dim]; same values transformers uses
         self.cos, self.sin = cos[0], sin[0]
         self.length = 0
-        # one matmul for q, k, v and one for gate, up (same numbers as three and two: a test checks it)
-        self.qkv, self.gate_up = [], []
-        for layer in self.body.layers:
-            a, m = layer.self_attn, layer.mlp
-            self.qkv.append(self._fused(a.q_proj, a.k_proj, a.v_proj))
-            self.gate_up.append(self._fused(m.gate_proj, m.up_proj))
-
-    @staticmethod
-    def _fused(*linears):
-        weight = torch.cat([lin.weight for lin in linears])
-        biases = [lin.bias for lin in linears]
-        return weight, (torch.cat(biases) if all(b is not None for b in biases) else None)
 
     @staticmethod
     def _rotate(x, cos, sin):
@@ -89,16 +83,13 @@ class Decoder:
     def _attention(self, layer_index, attn, h):
         batch, new, _ = h.shape
         start, end = self.length, self.length + new
-        weight, bias = self.qkv[layer_index]
-        qkv = F.linear(h, weight, bias).view(batch, new, self.heads + 2 * self.kv_heads, self.head_dim)
-        cos, sin = self.cos[start:end, None], self.sin[start:end, None]  # [n, 1, D] against [B, n, heads, D]
+        q = attn.q_proj(h).view(batch, new, self.heads, self.head_dim)
+        k = attn.k_proj(h).view(batch, new, self.kv_heads, self.head_dim)
+        v = attn.v_proj(h).view(batch, new, self.kv_heads, self.head_dim)
         if getattr(attn, "q_norm", None) is not None:  # Qwen3: RMS norm per head before the rotation
-            q = self._rotate(attn.q_norm(qkv[:, :, : self.heads]), cos, sin)
-            k = self._rotate(attn.k_norm(qkv[:, :, self.heads : self.heads + self.kv_heads]), cos, sin)
-        else:  # rotate queries and keys in one pass
-            qk = self._rotate(qkv[:, :, : self.heads + self.kv_heads], cos, sin)
-            q, k = qk[:, :, : self.heads], qk[:, :, self.heads :]
-        v = qkv[:, :, self.heads + self.kv_heads :]
+            q, k = attn.q_norm(q), attn.k_norm(k)
+        cos, sin = self.cos[start:end, None], self.sin[start:end, None]  # [n, 1, D] against [B, n, heads, D]
+        q, k = self._rotate(q, cos, sin), self._rotate(k, cos, sin)
         self.keys[layer_index, :, :, start:end] = k.transpose(1, 2)
         self.values[layer_index, :, :, start:end] = v.transpose(1, 2)
         keys, values = self.keys[layer_index, :, :, :end], self.values[layer_index, :, :, :end]
@@ -109,11 +100,6 @@ class Decoder:
                                              scale=getattr(attn, "scaling", None))
         return attn.o_proj(out.transpose(1, 2).reshape(batch, new, self.heads * self.head_dim))
 
-    def _mlp(self, layer_index, mlp, h):
-        weight, bias = self.gate_up[layer_index]
-        gate, up = F.linear(h, weight, bias).chunk(2, dim=-1)
-        return mlp.down_proj(mlp.act_fn(gate) * up)
-
     @torch.no_grad()
     def step(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Feed ``[B, n]`` new tokens (the whole prompt first, then one at a time); return float logits ``[B, V]`` of the last."""
@@ -122,7 +108,7 @@ class Decoder:
         h = self.body.embed_tokens(input_ids)
         for index, layer in enumerate(self.body.layers):
             h = h + self._attention(index, layer.self_attn, layer.input_layernorm(h))
-            h = h + self._mlp(index, layer.mlp, layer.post_attention_layernorm(h))
+            h = h + layer.mlp(layer.post_attention_layernorm(h))
         self.length += input_ids.shape[1]
         h = self.body.norm(h[:, -1])
         return self.model.lm_head(h)[:, : self.vocab_size].float()

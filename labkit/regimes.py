@@ -52,3 +52,43 @@ def cost_ratios(summary: dict, baseline: str = "opd", level: float | None = None
             ratios[method] = None if (cost is None or not base) else cost / base
         out[accounting] = ratios
     return out
+
+
+def _seed_costs(entry: dict, accounting: str, level: float) -> list[float] | None:
+    costs = [cost_to_reach({"curves": [curve]}, accounting, level) for curve in entry["curves"]]
+    return None if any(c is None for c in costs) else costs
+
+
+def ratio_range(summary: dict, accounting: str, method: str, baseline: str = "opd",
+                level: float | None = None) -> tuple[float, float] | None:
+    """The lowest and highest ``cost(method) / cost(baseline)`` over every pair of seeds: how far 3 seeds pin a ratio.
+
+    The median ratio of :func:`cost_ratios` can move a lot between two honest runs of the same experiment; this range
+    shows by how much. None if some seed never reached the level.
+    """
+    level = common_level(summary) if level is None else level
+    mine = _seed_costs(summary["methods"][method], accounting, level)
+    base = _seed_costs(summary["methods"][baseline], accounting, level)
+    if mine is None or base is None or not all(base):
+        return None
+    pairs = [m / b for m in mine for b in base]
+    return min(pairs), max(pairs)
+
+
+def pair_level(summary: dict, method: str, baseline: str = "opd") -> float:
+    """The highest accuracy every seed of ``method`` and of ``baseline`` reached: where the two can be priced."""
+    return common_level({"methods": {m: summary["methods"][m] for m in (method, baseline)}})
+
+
+def pair_ratio(summary: dict, accounting: str, method: str, baseline: str = "opd") -> dict:
+    """``cost(method) / cost(baseline)`` at their :func:`pair_level`, with the seed-pair range.
+
+    A third method that never improved no longer drags the level down to the start. ``ratio`` is None when the level
+    is no higher than the start accuracy (one of the two never improved) or a seed never reached it.
+    """
+    level = pair_level(summary, method, baseline)
+    start = max(c["accuracy"][0] for m in (method, baseline) for c in summary["methods"][m]["curves"])
+    if level <= start:
+        return {"level": level, "ratio": None, "range": None}
+    return {"level": level, "ratio": cost_ratios(summary, baseline, level)[accounting][method],
+            "range": ratio_range(summary, accounting, method, baseline, level)}

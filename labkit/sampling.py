@@ -78,8 +78,8 @@ def sample(
     tokens were drawn from: ``log softmax(logits / temperature)``. ``vocab_size``
     drops the padded rows some checkpoints add to their output layer.
     ``fast`` steps through :class:`labkit.fastdecode.Decoder` where the model
-    allows it (Llama/Qwen layouts in eval mode); ``fast=False`` always uses
-    transformers' forward and cache. Both give the same tokens and log-probs.
+    allows it (Llama/Qwen layouts with sdpa attention; see ``unsupported_reason``); ``fast=False`` always uses
+    transformers' forward and cache. Both give the same tokens and log-probs (to float rounding).
     """
     if prompt_ids.dim() != 2:
         raise LabkitError(f"prompt_ids must be a [batch, length] tensor of token ids, got shape {tuple(prompt_ids.shape)}")

@@ -356,7 +356,7 @@ class Trainer:
         Off the ``monitor_every`` schedule only the free reward of on-policy samples is logged.
         """
         every = self.config.monitor_every
-        if not (step == 1 or (every and (step - 1) % every == 0)):
+        if not (every and (step - 1) % every == 0):
             return {"reward": float(batch.rewards.mean())} if batch.on_policy else {}
         with torch.no_grad():
             if not batch.on_policy:

@@ -32,3 +32,8 @@ def test_a_script_without_a_main_guard_gets_told_how_to_fix_it(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
     assert 'if __name__ == "__main__":' in done.stderr and "workers=1" in done.stderr
+
+
+def test_an_error_in_a_worker_reaches_the_caller():
+    with pytest.raises(LabkitError, match="below the cost of one"):
+        run_comparison(CompareConfig(workers=2, **{**SMALL, "budget": 1e3}), progress=False)

@@ -53,6 +53,7 @@ def test_fast_and_transformers_paths_agree(tokenizer, name, temperature):
 def test_shipped_models_agree_bit_for_bit(shipped):
     """The headline's numbers do not depend on which path sampled them."""
     for role in ("student", "teacher"):
+        assert unsupported_reason(shipped[role]) is None
         fast, slow = _both_paths(shipped[role], shipped["tokenizer"], 1.0, shipped["task"].max_completion_length)
         assert torch.equal(fast.sequences, slow.sequences) and torch.equal(fast.logprobs, slow.logprobs)
 
@@ -66,3 +67,11 @@ def test_other_layouts_fall_back_to_transformers(tokenizer):
     assert rollout.sequences.shape[0] == 4
     dynamic = _random(LlamaConfig, tokenizer, rope_parameters={"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0})
     assert "dynamic" in unsupported_reason(dynamic)
+
+
+def test_eager_attention_and_hooked_models_fall_back(tokenizer):
+    eager = _random(LlamaConfig, tokenizer, attn_implementation="eager")
+    assert "eager" in unsupported_reason(eager)
+    hooked = _random(LlamaConfig, tokenizer)
+    hooked.model.layers[0].mlp.register_forward_hook(lambda module, args, out: out * 0)
+    assert "hooks" in unsupported_reason(hooked)

@@ -69,13 +69,17 @@ def check_07(r):
 
 def check_08(r):
     assert set(r["race_ratios"]) == {"teacher ~10x the student", "teacher = student size"}
-    for ratios in [r["benchmark_ratios"], *r["race_ratios"].values()]:
-        assert 0 < ratios["level"] <= 1 and ratios["flops"]["opd"] == 1.0
-        for accounting in ("flops", "student_flops", "seconds", "episodes"):
-            assert all(v is None or v > 0 for v in ratios[accounting].values())
+    for ratios in [r["benchmark_ratios"], *r["race_ratios"].values(), *r["sweep_ratios"].values()]:
+        assert set(ratios) == {"flops", "student_flops", "seconds", "episodes"}
+        for accounting in ratios.values():
+            assert {"sft", "rl"} <= set(accounting) and "opd" not in accounting
+            assert all(v is None or v > 0 for v in accounting.values())
     # with the teacher free, OPD's cost per step is RL's: its per-token signal must show in fewer student FLOPs
     assert r["benchmark_ratios"]["student_flops"]["rl"] > 1.0
     assert all(a > 0.9 for a in r["teacher_accuracy"].values())
+    # the committed sweep: every regime priced, and the control really has no free choices left
+    assert {"shipped", "same-size-teacher", "no-style-entropy", "small-student"} <= set(r["sweep_ratios"])
+    assert r["sweep_entropy"]["no-style-entropy"] < 0.2 * r["sweep_entropy"]["shipped"]
 
 
 CHECKS = {"00_start_here.ipynb": check_00, "01_task_and_teacher.ipynb": check_01, "02_sft.ipynb": check_02, "03_rl.ipynb": check_03,

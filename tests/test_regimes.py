@@ -31,3 +31,30 @@ def test_the_accounting_decides_the_ratio():
     assert ratios["flops"]["rl"] == pytest.approx(2.0)  # opd half the total FLOPs
     assert ratios["student_flops"]["rl"] == pytest.approx(4e10 / (2e10 * 0.25))  # 8x when the teacher is free
     assert ratios["episodes"]["rl"] == pytest.approx(2.0) and ratios["flops"]["opd"] == 1.0
+
+
+def test_ratio_range_spans_every_pair_of_seeds():
+    from labkit.regimes import ratio_range
+
+    summary = {"methods": {
+        "opd": {"curves": [_curve([0, 1e10, 2e10], [0.3, 0.6, 0.7], 0.25), _curve([0, 2e10, 4e10], [0.3, 0.6, 0.7], 0.25)]},
+        "rl": {"curves": [_curve([0, 3e10, 6e10], [0.3, 0.6, 0.7], 1.0), _curve([0, 6e10, 9e10], [0.3, 0.6, 0.7], 1.0)]},
+    }}
+    low, high = ratio_range(summary, "flops", "rl", level=0.6)
+    assert (low, high) == pytest.approx((3e10 / 2e10, 6e10 / 1e10))
+    assert low <= cost_ratios(summary, level=0.6)["flops"]["rl"] <= high
+    assert ratio_range(summary, "flops", "rl", level=0.95) is None
+
+
+def test_pairs_are_priced_at_their_own_level_and_never_at_the_start():
+    from labkit.regimes import pair_level, pair_ratio
+
+    summary = {"methods": {
+        "opd": {"curves": [_curve([0, 1e10, 2e10], [0.1, 0.3, 0.4], 0.25)]},
+        "rl": {"curves": [_curve([0, 1e10, 2e10], [0.1, 0.4, 0.7], 1.0)]},
+        "sft": {"curves": [_curve([0, 1e10, 2e10], [0.1, 0.1, 0.05], 1.0)]},  # never improves
+    }}
+    assert common_level(summary) == 0.05 and pair_level(summary, "rl") == 0.4
+    priced = pair_ratio(summary, "flops", "rl")
+    assert priced["level"] == 0.4 and priced["ratio"] == pytest.approx(0.5) and priced["range"] == pytest.approx((0.5, 0.5))
+    assert pair_ratio(summary, "flops", "sft")["ratio"] is None

@@ -268,7 +268,7 @@ def test_monitor_every_thins_the_watching_not_the_training(tokenizer, tiny_sizes
     from labkit.models import build_model
 
     runs = {}
-    for every in (1, 3):
+    for every in (1, 3, 0):
         student = build_model(tiny_sizes[0], tokenizer, seed=1)
         teacher = build_model(tiny_sizes[1], tokenizer, seed=2)
         result = train(TrainConfig(method=method, steps=7, batch_size=4, group_size=2, eval_n=8, monitor_every=every),
@@ -283,3 +283,4 @@ def test_monitor_every_thins_the_watching_not_the_training(tokenizer, tiny_sizes
         if "teacher_kl" in thinned:
             assert every_step["teacher_kl"] == thinned["teacher_kl"]
     assert all(torch.equal(runs[1][1][k], runs[3][1][k]) for k in runs[1][1])
+    assert not any("teacher_kl" in row for row in runs[0][0])  # 0: only what is free
