@@ -7,6 +7,10 @@ Regimes (each a teacher, a student and a task):
   same-size-teacher data/teacher-small -> data/student: a teacher of the student's own architecture
   no-style-entropy  the same sizes and recipes on the task with style 0: the zero-entropy control
   small-student     data/teacher -> a 1-layer, d=48 student (~30K parameters)
+  long-chains       the shipped sizes and recipes on 5-digit addition (5 dependent column steps instead of 3)
+  corrections       the shipped sizes and recipes on a task where 20% of steps are written wrong, marked `!` and redone:
+                    a teacher that can correct a mistake
+  stronger-start    data/teacher -> a student of the shipped size whose SFT warm-up ran until 50% (not 28%)
 
 New students learn from their teacher's samples (the shipped student's recipe) and stop at the first evaluation
 (every 25 steps) where they reach the shipped student's start accuracy, so every race starts from the same success
@@ -36,7 +40,9 @@ from labkit.train import EVAL_SEED, TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-ORDER = ("shipped", "same-size-teacher", "no-style-entropy", "small-student")
+ORDER = ("shipped", "same-size-teacher", "no-style-entropy", "small-student", "long-chains", "corrections",
+         "stronger-start")
+STRONGER_START = 0.5
 SMALL_STUDENT = ModelSize(n_layer=1, d_model=48, n_head=4, d_mlp=144)
 
 
@@ -105,6 +111,8 @@ def regimes(work: Path, target: float) -> dict:
     """name -> (teacher path, student path, what differs); builds what is missing."""
     shipped_task = task_of(ROOT / "data" / "teacher")
     plain = replace(shipped_task, style=0.0)
+    longer = replace(shipped_task, digits=5)
+    correcting = replace(shipped_task, corrections=0.2)
     return {
         "shipped": (ROOT / "data" / "teacher", ROOT / "data" / "student",
                     "style 0.5, teacher 1.05M, student 109K (the headline)", lambda: {}),
@@ -120,6 +128,20 @@ def regimes(work: Path, target: float) -> dict:
                           "style 0.5, student 1 layer d=48",
                           lambda: {"student": build_student(ROOT / "data" / "teacher", SMALL_STUDENT, target,
                                                             work / "student-small")}),
+        "long-chains": (work / "teacher-digits5", work / "student-digits5",
+                        "5-digit addition, style 0.5: the same sizes and recipes, longer dependent chains",
+                        lambda: {"teacher": build_teacher(longer, work / "teacher-digits5"),
+                                 "student": build_student(work / "teacher-digits5", STUDENT_SIZE, target,
+                                                          work / "student-digits5")}),
+        "corrections": (work / "teacher-corrections", work / "student-corrections",
+                        "style 0.5, corrections 0.2: the teacher learned to mark and redo a wrong step",
+                        lambda: {"teacher": build_teacher(correcting, work / "teacher-corrections"),
+                                 "student": build_student(work / "teacher-corrections", STUDENT_SIZE, target,
+                                                          work / "student-corrections")}),
+        "stronger-start": (ROOT / "data" / "teacher", work / "student-start50",
+                           f"style 0.5, the shipped sizes, a student warmed up to {STRONGER_START:.0%}",
+                           lambda: {"student": build_student(ROOT / "data" / "teacher", STUDENT_SIZE, STRONGER_START,
+                                                             work / "student-start50")}),
     }
 
 
