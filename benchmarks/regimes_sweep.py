@@ -108,40 +108,34 @@ def build_student(teacher_path: Path, size: ModelSize, target: float, out: Path)
 
 
 def regimes(work: Path, target: float) -> dict:
-    """name -> (teacher path, student path, what differs); builds what is missing."""
+    """name -> (teacher path, student path, what differs, a function that builds what is missing)."""
     shipped_task = task_of(ROOT / "data" / "teacher")
-    plain = replace(shipped_task, style=0.0)
-    longer = replace(shipped_task, digits=5)
-    correcting = replace(shipped_task, corrections=0.2)
+    shipped_teacher = ROOT / "data" / "teacher"
+
+    def new_pair(task, tag, what):  # a teacher and a student of the shipped sizes and recipes, on another task
+        teacher, student = work / f"teacher-{tag}", work / f"student-{tag}"
+        return (teacher, student, what, lambda: {"teacher": build_teacher(task, teacher),
+                                                 "student": build_student(teacher, STUDENT_SIZE, target, student)})
+
+    def new_student(size, start, tag, what):  # the shipped teacher and a new student
+        student = work / f"student-{tag}"
+        return (shipped_teacher, student, what, lambda: {"student": build_student(shipped_teacher, size, start, student)})
+
     return {
-        "shipped": (ROOT / "data" / "teacher", ROOT / "data" / "student",
+        "shipped": (shipped_teacher, ROOT / "data" / "student",
                     "style 0.5, teacher 1.05M, student 109K (the headline)", lambda: {}),
         "same-size-teacher": (ROOT / "data" / "teacher-small", ROOT / "data" / "student",
                               "style 0.5, teacher = student size (109K), trained by SFT on reference solutions",
                               lambda: {}),
-        "no-style-entropy": (work / "teacher-style0", work / "student-style0",
-                             "style 0: the same sizes and recipes with no irrelevant choices",
-                             lambda: {"teacher": build_teacher(plain, work / "teacher-style0"),
-                                      "student": build_student(work / "teacher-style0", STUDENT_SIZE, target,
-                                                               work / "student-style0")}),
-        "small-student": (ROOT / "data" / "teacher", work / "student-small",
-                          "style 0.5, student 1 layer d=48",
-                          lambda: {"student": build_student(ROOT / "data" / "teacher", SMALL_STUDENT, target,
-                                                            work / "student-small")}),
-        "long-chains": (work / "teacher-digits5", work / "student-digits5",
-                        "5-digit addition, style 0.5: the same sizes and recipes, longer dependent chains",
-                        lambda: {"teacher": build_teacher(longer, work / "teacher-digits5"),
-                                 "student": build_student(work / "teacher-digits5", STUDENT_SIZE, target,
-                                                          work / "student-digits5")}),
-        "corrections": (work / "teacher-corrections", work / "student-corrections",
-                        "style 0.5, corrections 0.2: the teacher learned to mark and redo a wrong step",
-                        lambda: {"teacher": build_teacher(correcting, work / "teacher-corrections"),
-                                 "student": build_student(work / "teacher-corrections", STUDENT_SIZE, target,
-                                                          work / "student-corrections")}),
-        "stronger-start": (ROOT / "data" / "teacher", work / "student-start50",
-                           f"style 0.5, the shipped sizes, a student warmed up to {STRONGER_START:.0%}",
-                           lambda: {"student": build_student(ROOT / "data" / "teacher", STUDENT_SIZE, STRONGER_START,
-                                                             work / "student-start50")}),
+        "no-style-entropy": new_pair(replace(shipped_task, style=0.0), "style0",
+                                     "style 0: the same sizes and recipes with no irrelevant choices"),
+        "small-student": new_student(SMALL_STUDENT, target, "small", "style 0.5, student 1 layer d=48"),
+        "long-chains": new_pair(replace(shipped_task, digits=5), "digits5",
+                                "5-digit addition, style 0.5: the same sizes and recipes, longer dependent chains"),
+        "corrections": new_pair(replace(shipped_task, corrections=0.2), "corrections",
+                                "style 0.5, corrections 0.2: the teacher learned to mark and redo a wrong step"),
+        "stronger-start": new_student(STUDENT_SIZE, STRONGER_START, "start50",
+                                      f"style 0.5, the shipped sizes, a student warmed up to {STRONGER_START:.0%}"),
     }
 
 
