@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from labkit.build import STUDENT_RECIPE, TEACHER_RECIPE
-from labkit.checkpoint import write_json_atomic
+from labkit.checkpoint import write_json_atomic, write_text_atomic
 from labkit.compare import CompareConfig, run_comparison, summarize
 from labkit.encoding import encode_prompts
 from labkit.evaluate import evaluate, task_of
@@ -194,7 +194,7 @@ if __name__ == "__main__":
             "summary": summary, "seconds": round(time.perf_counter() - started, 1)}
         results.update({"seeds": args.seeds, "budget": args.budget, "start_target": target})
         write_json_atomic(out_path, results)
-        (RESULTS / "regimes_sweep.md").write_text(format_sweep(results))
+        write_text_atomic(RESULTS / "regimes_sweep.md", format_sweep(results))
         print(json.dumps({name: {k: results["regimes"][name][k] for k in ("start_accuracy", "teacher_accuracy",
                                                                             "teacher_entropy_nats_per_token", "ratios")}},
                          indent=1))

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import write_json_atomic
+from .checkpoint import write_json_atomic, write_text_atomic
 from .encoding import encode_prompts
 from .errors import LabkitError
 from .evaluate import evaluate, task_of
@@ -314,5 +314,5 @@ def compare_to_disk(out: str | Path, config: CompareConfig, progress: bool = Tru
     summary = summarize(comparison)
     write_json_atomic(out / "side_by_side.json", summary)
     plot_comparison(summary, out)
-    (out / "table.md").write_text(format_table(summary) + "\n")
+    write_text_atomic(out / "table.md", format_table(summary) + "\n")
     return summary

@@ -90,5 +90,7 @@ def pair_ratio(summary: dict, accounting: str, method: str, baseline: str = "opd
     start = max(c["accuracy"][0] for m in (method, baseline) for c in summary["methods"][m]["curves"])
     if level <= start:
         return {"level": level, "ratio": None, "range": None}
-    return {"level": level, "ratio": cost_ratios(summary, baseline, level)[accounting][method],
+    mine = cost_to_reach(summary["methods"][method], accounting, level)
+    base = cost_to_reach(summary["methods"][baseline], accounting, level)
+    return {"level": level, "ratio": None if (mine is None or not base) else mine / base,
             "range": ratio_range(summary, accounting, method, baseline, level)}
