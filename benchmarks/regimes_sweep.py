@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from labkit.build import STUDENT_RECIPE, TEACHER_RECIPE
+from labkit.build import STUDENT_RECIPE, TEACHER_RECIPE, final_report
 from labkit.checkpoint import write_json_atomic, write_text_atomic
 from labkit.compare import CompareConfig, run_comparison, summarize
 from labkit.encoding import encode_prompts
@@ -36,7 +36,7 @@ from labkit.objectives import entropy, masked_mean
 from labkit.regimes import ACCOUNTINGS, cost_ratios, pair_level, pair_ratio
 from labkit.sampling import sample, token_logprobs
 from labkit.tokenizer import build_tokenizer
-from labkit.train import EVAL_SEED, TrainConfig, train
+from labkit.train import EVAL_SEED, train
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -76,8 +76,7 @@ def build_teacher(task, out: Path) -> dict:
     started = time.perf_counter()
     train(replace(TEACHER_RECIPE, monitor_every=50), model, tokenizer, task, progress=True)
     report = {"parameters": count_parameters(model), "train_seconds": round(time.perf_counter() - started, 1),
-              "greedy_accuracy": evaluate(model, tokenizer, task, n=1000, seed=0, temperature=0.0).accuracy,
-              "sampled_accuracy": evaluate(model, tokenizer, task, n=1000, seed=0, temperature=1.0).accuracy}
+              **final_report(model, tokenizer, task)}  # the shipped checkpoints' accuracies, measured the same way
     save(model, tokenizer, out, extra={"task": asdict(task), "role": "teacher", "size": asdict(TEACHER_SIZE), **report})
     return report
 

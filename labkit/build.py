@@ -38,7 +38,8 @@ SMALL_TEACHER_RECIPE = TrainConfig(method="sft", sft_data="reference", steps=100
 FINAL_EVAL_N = 1000
 
 
-def _report(model, tokenizer, task) -> dict:
+def final_report(model, tokenizer, task) -> dict:
+    """Greedy and sampled accuracy on FINAL_EVAL_N held-out problems: how every built checkpoint is reported."""
     greedy = evaluate(model, tokenizer, task, n=FINAL_EVAL_N, seed=0, temperature=0.0)
     sampled = evaluate(model, tokenizer, task, n=FINAL_EVAL_N, seed=0, temperature=1.0)
     return {"greedy_accuracy": greedy.accuracy, "sampled_accuracy": sampled.accuracy, "eval_n": FINAL_EVAL_N}
@@ -73,7 +74,7 @@ def build(out: str | Path = "data", teacher_steps: int | None = None, student_st
         result = train(config, model, tokenizer, task, teacher=teacher, out_dir=out / f".{role}-run")
         seconds = time.perf_counter() - started
         report = {"parameters": count_parameters(model), "size": asdict(size), "train": asdict(config),
-                  "train_seconds": round(seconds, 1), **_report(model, tokenizer, task),
+                  "train_seconds": round(seconds, 1), **final_report(model, tokenizer, task),
                   "curve": [{k: row[k] for k in ("step", "eval_accuracy")} for row in result.evals()]}
         save(model, tokenizer, out / role, extra={"task": asdict(task), "role": role, **report})
         summary[role] = report
