@@ -41,18 +41,19 @@ def _jsonable(value):
     return value
 
 
-def record(**results) -> dict:
+def record(**results) -> None:
     """Show results in the notebook and record them in machine-readable form.
 
     The output carries a JSON copy under a labkit mimetype, which the test
-    harness reads back from the executed notebook to assert on.
+    harness reads back from the executed notebook to assert on. Nothing is
+    returned, so a cell ending in ``record(...)`` shows the one-line summary,
+    not the whole dictionary a second time.
     """
     from IPython.display import display
 
     clean = _jsonable(results)
     text = "recorded: " + ", ".join(f"{k}={_short(v)}" for k, v in clean.items())
     display({RESULT_MIMETYPE: clean, "text/plain": text}, raw=True)
-    return clean
 
 
 def _short(value) -> str:
