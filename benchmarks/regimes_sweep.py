@@ -18,6 +18,7 @@ rate. Models are built into --work (reused if present). Writes benchmarks/result
 teacher's accuracy and per-token entropy, the start accuracy, the race's summary and cost ratios under every
 accounting (labkit.regimes), and benchmarks/results/regimes_sweep.md, the table the README shows. Notebook 08 reads it.
 """
+
 import argparse
 import json
 import time
@@ -40,8 +41,15 @@ from labkit.train import EVAL_SEED, train
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-ORDER = ("shipped", "same-size-teacher", "no-style-entropy", "small-student", "long-chains", "corrections",
-         "stronger-start")
+ORDER = (
+    "shipped",
+    "same-size-teacher",
+    "no-style-entropy",
+    "small-student",
+    "long-chains",
+    "corrections",
+    "stronger-start",
+)
 STRONGER_START = 0.5
 SMALL_STUDENT = ModelSize(n_layer=1, d_model=48, n_head=4, d_mlp=144)
 
@@ -61,8 +69,15 @@ def teacher_entropy(path, n=256) -> float:
     model, tokenizer = load(path)
     task = task_of(path)
     prompts = encode_prompts(tokenizer, [p.prompt for p in task.problems(n, "held_out", seed=EVAL_SEED)])
-    rollout = sample(model, prompts, task.max_completion_length, tokenizer.eos_token_id, tokenizer.pad_token_id, 1.0,
-                     torch.Generator().manual_seed(0))
+    rollout = sample(
+        model,
+        prompts,
+        task.max_completion_length,
+        tokenizer.eos_token_id,
+        tokenizer.pad_token_id,
+        1.0,
+        torch.Generator().manual_seed(0),
+    )
     with torch.no_grad():
         _, logits = token_logprobs(model, rollout.sequences, rollout.prompt_length, return_logits=True)
     return float(masked_mean(entropy(logits), rollout.completion_mask))
@@ -75,9 +90,17 @@ def build_teacher(task, out: Path) -> dict:
     model = build_model(TEACHER_SIZE, tokenizer, seed=TEACHER_RECIPE.seed)
     started = time.perf_counter()
     train(replace(TEACHER_RECIPE, monitor_every=50), model, tokenizer, task, progress=True)
-    report = {"parameters": count_parameters(model), "train_seconds": round(time.perf_counter() - started, 1),
-              **final_report(model, tokenizer, task)}  # the shipped checkpoints' accuracies, measured the same way
-    save(model, tokenizer, out, extra={"task": asdict(task), "role": "teacher", "size": asdict(TEACHER_SIZE), **report})
+    report = {
+        "parameters": count_parameters(model),
+        "train_seconds": round(time.perf_counter() - started, 1),
+        **final_report(model, tokenizer, task),
+    }  # the shipped checkpoints' accuracies, measured the same way
+    save(
+        model,
+        tokenizer,
+        out,
+        extra={"task": asdict(task), "role": "teacher", "size": asdict(TEACHER_SIZE), **report},
+    )
     return report
 
 
@@ -88,7 +111,9 @@ def build_student(teacher_path: Path, size: ModelSize, target: float, out: Path)
     teacher, tokenizer = load(teacher_path)
     task = task_of(teacher_path)
     model = build_model(size, tokenizer, seed=STUDENT_RECIPE.seed)
-    config = replace(STUDENT_RECIPE, steps=2000, eval_every=25, eval_n=256, eval_temperature=1.0, monitor_every=50)
+    config = replace(
+        STUDENT_RECIPE, steps=2000, eval_every=25, eval_n=256, eval_temperature=1.0, monitor_every=50
+    )
     started = time.perf_counter()
 
     def stop_at_target(step, batch, row):
@@ -100,9 +125,15 @@ def build_student(teacher_path: Path, size: ModelSize, target: float, out: Path)
         steps = config.steps
     except _Reached as reached:
         steps = reached.args[0]
-    report = {"parameters": count_parameters(model), "steps": steps, "target": target,
-              "train_seconds": round(time.perf_counter() - started, 1)}
-    save(model, tokenizer, out, extra={"task": asdict(task), "role": "student", "size": asdict(size), **report})
+    report = {
+        "parameters": count_parameters(model),
+        "steps": steps,
+        "target": target,
+        "train_seconds": round(time.perf_counter() - started, 1),
+    }
+    save(
+        model, tokenizer, out, extra={"task": asdict(task), "role": "student", "size": asdict(size), **report}
+    )
     return report
 
 
@@ -111,59 +142,111 @@ def regimes(work: Path, target: float) -> dict:
     shipped_task = task_of(ROOT / "data" / "teacher")
     shipped_teacher = ROOT / "data" / "teacher"
 
-    def new_pair(task, tag, what):  # a teacher and a student of the shipped sizes and recipes, on another task
+    def new_pair(
+        task, tag, what
+    ):  # a teacher and a student of the shipped sizes and recipes, on another task
         teacher, student = work / f"teacher-{tag}", work / f"student-{tag}"
-        return (teacher, student, what, lambda: {"teacher": build_teacher(task, teacher),
-                                                 "student": build_student(teacher, STUDENT_SIZE, target, student)})
+        return (
+            teacher,
+            student,
+            what,
+            lambda: {
+                "teacher": build_teacher(task, teacher),
+                "student": build_student(teacher, STUDENT_SIZE, target, student),
+            },
+        )
 
     def new_student(size, start, tag, what):  # the shipped teacher and a new student
         student = work / f"student-{tag}"
-        return (shipped_teacher, student, what, lambda: {"student": build_student(shipped_teacher, size, start, student)})
+        return (
+            shipped_teacher,
+            student,
+            what,
+            lambda: {"student": build_student(shipped_teacher, size, start, student)},
+        )
 
     return {
-        "shipped": (shipped_teacher, ROOT / "data" / "student",
-                    "style 0.5, teacher 1.05M, student 109K (the headline)", lambda: {}),
-        "same-size-teacher": (ROOT / "data" / "teacher-small", ROOT / "data" / "student",
-                              "style 0.5, teacher = student size (109K), trained by SFT on reference solutions",
-                              lambda: {}),
-        "no-style-entropy": new_pair(replace(shipped_task, style=0.0), "style0",
-                                     "style 0: the same sizes and recipes with no irrelevant choices"),
+        "shipped": (
+            shipped_teacher,
+            ROOT / "data" / "student",
+            "style 0.5, teacher 1.05M, student 109K (the headline)",
+            lambda: {},
+        ),
+        "same-size-teacher": (
+            ROOT / "data" / "teacher-small",
+            ROOT / "data" / "student",
+            "style 0.5, teacher = student size (109K), trained by SFT on reference solutions",
+            lambda: {},
+        ),
+        "no-style-entropy": new_pair(
+            replace(shipped_task, style=0.0),
+            "style0",
+            "style 0: the same sizes and recipes with no irrelevant choices",
+        ),
         "small-student": new_student(SMALL_STUDENT, target, "small", "style 0.5, student 1 layer d=48"),
-        "long-chains": new_pair(replace(shipped_task, digits=5), "digits5",
-                                "5-digit addition, style 0.5: the same sizes and recipes, longer dependent chains"),
-        "corrections": new_pair(replace(shipped_task, corrections=0.2), "corrections",
-                                "style 0.5, corrections 0.2: the teacher learned to mark and redo a wrong step"),
-        "stronger-start": new_student(STUDENT_SIZE, STRONGER_START, "start50",
-                                      f"style 0.5, the shipped sizes, a student warmed up to {STRONGER_START:.0%}"),
+        "long-chains": new_pair(
+            replace(shipped_task, digits=5),
+            "digits5",
+            "5-digit addition, style 0.5: the same sizes and recipes, longer dependent chains",
+        ),
+        "corrections": new_pair(
+            replace(shipped_task, corrections=0.2),
+            "corrections",
+            "style 0.5, corrections 0.2: the teacher learned to mark and redo a wrong step",
+        ),
+        "stronger-start": new_student(
+            STUDENT_SIZE,
+            STRONGER_START,
+            "start50",
+            f"style 0.5, the shipped sizes, a student warmed up to {STRONGER_START:.0%}",
+        ),
     }
 
 
 def format_sweep(results: dict) -> str:
     """The README's table: per regime and accounting, SFT's and RL's cost over OPD's at the level each pair reached."""
+
     def cell(summary, accounting, method):
         priced = pair_ratio(summary, accounting, method)
         if priced["ratio"] is None:
-            return "– (no common gain)" if priced["level"] <= summary["methods"]["opd"]["curves"][0]["accuracy"][0] \
+            return (
+                "– (no common gain)"
+                if priced["level"] <= summary["methods"]["opd"]["curves"][0]["accuracy"][0]
                 else "not reached"
+            )
         span = priced["range"]
         return f"{priced['ratio']:.2f}× ({span[0]:.2f}–{span[1]:.2f})" if span else f"{priced['ratio']:.2f}×"
 
-    lines = [f"{results['seeds']} seeds × {results['budget']:.0e} FLOPs per run. Each cell: the cost for SFT (or RL) to "
-             "reach the highest held-out accuracy every seed of it and of OPD reached, over OPD's cost (> 1: OPD is "
-             "cheaper); median over seeds, in brackets the range over every pair of seeds.", "",
-             "| regime | teacher entropy (nats/token) | start | level SFT–OPD / RL–OPD | counted as | SFT / OPD | RL / OPD | "
-             "final SFT / RL / OPD |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"{results['seeds']} seeds × {results['budget']:.0e} FLOPs per run. Each cell: the cost for SFT (or RL) to "
+        "reach the highest held-out accuracy every seed of it and of OPD reached, over OPD's cost (> 1: OPD is "
+        "cheaper); median over seeds, in brackets the range over every pair of seeds.",
+        "",
+        "| regime | teacher entropy (nats/token) | start | level SFT–OPD / RL–OPD | counted as | SFT / OPD | RL / OPD | "
+        "final SFT / RL / OPD |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     names = sorted(results["regimes"], key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
     for name in names:
         entry = results["regimes"][name]
         summary, final = entry["summary"], entry["final_accuracy"]
         for k, accounting in enumerate(ACCOUNTINGS):
             levels = " / ".join(f"{pair_level(summary, m):.1%}" for m in ("sft", "rl"))
-            head = (f"{name} ({entry['student_parameters'] // 1000}K student)", f"{entry['teacher_entropy_nats_per_token']:.3f}",
-                    f"{entry['start_accuracy']:.1%}", levels) if k == 0 else ("", "", "", "")
+            head = (
+                (
+                    f"{name} ({entry['student_parameters'] // 1000}K student)",
+                    f"{entry['teacher_entropy_nats_per_token']:.3f}",
+                    f"{entry['start_accuracy']:.1%}",
+                    levels,
+                )
+                if k == 0
+                else ("", "", "", "")
+            )
             tail = " / ".join(f"{final[m]:.1%}" for m in ("sft", "rl", "opd")) if k == 0 else ""
-            lines.append(f"| {' | '.join(head)} | {accounting} | {cell(summary, accounting, 'sft')} | "
-                         f"{cell(summary, accounting, 'rl')} | {tail} |")
+            lines.append(
+                f"| {' | '.join(head)} | {accounting} | {cell(summary, accounting, 'sft')} | "
+                f"{cell(summary, accounting, 'rl')} | {tail} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -171,8 +254,12 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--budget", type=float, default=1e12)
-    p.add_argument("--work", default=str(ROOT / "outputs" / "sweep"), help="where built models go (reused if present)")
-    p.add_argument("--only", nargs="*", help="run only these regimes (the others keep their results in the JSON)")
+    p.add_argument(
+        "--work", default=str(ROOT / "outputs" / "sweep"), help="where built models go (reused if present)"
+    )
+    p.add_argument(
+        "--only", nargs="*", help="run only these regimes (the others keep their results in the JSON)"
+    )
     args = p.parse_args()
     out_path = RESULTS / "regimes_sweep.json"
     results = json.loads(out_path.read_text()) if out_path.exists() else {"regimes": {}}
@@ -182,18 +269,41 @@ if __name__ == "__main__":
             continue
         started = time.perf_counter()
         built = build()
-        config = CompareConfig(methods=("sft", "rl", "opd"), seeds=args.seeds, budget=args.budget, snapshot_prompts=1)
+        config = CompareConfig(
+            methods=("sft", "rl", "opd"), seeds=args.seeds, budget=args.budget, snapshot_prompts=1
+        )
         summary = summarize(run_comparison(config, student_path=student, teacher_path=teacher, progress=True))
         results["regimes"][name] = {
-            "what": what, "teacher": str(Path(teacher).relative_to(ROOT)) if Path(teacher).is_relative_to(ROOT) else str(teacher),
-            "built": built, "teacher_entropy_nats_per_token": teacher_entropy(teacher),
-            "student_parameters": count_parameters(load(student)[0]), "start_accuracy": start_accuracy(student),
-            "teacher_accuracy": summary["teacher_accuracy"], "ratios": cost_ratios(summary),
+            "what": what,
+            "teacher": str(Path(teacher).relative_to(ROOT))
+            if Path(teacher).is_relative_to(ROOT)
+            else str(teacher),
+            "built": built,
+            "teacher_entropy_nats_per_token": teacher_entropy(teacher),
+            "student_parameters": count_parameters(load(student)[0]),
+            "start_accuracy": start_accuracy(student),
+            "teacher_accuracy": summary["teacher_accuracy"],
+            "ratios": cost_ratios(summary),
             "final_accuracy": {m: e["final_accuracy"] for m, e in summary["methods"].items()},
-            "summary": summary, "seconds": round(time.perf_counter() - started, 1)}
+            "summary": summary,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
         results.update({"seeds": args.seeds, "budget": args.budget, "start_target": target})
         write_json_atomic(out_path, results)
         write_text_atomic(RESULTS / "regimes_sweep.md", format_sweep(results))
-        print(json.dumps({name: {k: results["regimes"][name][k] for k in ("start_accuracy", "teacher_accuracy",
-                                                                            "teacher_entropy_nats_per_token", "ratios")}},
-                         indent=1))
+        print(
+            json.dumps(
+                {
+                    name: {
+                        k: results["regimes"][name][k]
+                        for k in (
+                            "start_accuracy",
+                            "teacher_accuracy",
+                            "teacher_entropy_nats_per_token",
+                            "ratios",
+                        )
+                    }
+                },
+                indent=1,
+            )
+        )

@@ -4,6 +4,7 @@
 
 Every number comes from this run (seeded); the README quotes benchmarks/results/table.md.
 """
+
 import argparse
 import json
 from pathlib import Path

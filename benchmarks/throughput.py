@@ -13,6 +13,7 @@ Writes benchmarks/results/throughput.json:
   headline_profile                  per method: runs, steps and charged seconds per run in that benchmark
 and the machine it ran on. Timings are medians over repeats after one warm-up.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,43 +58,88 @@ def main() -> None:
     problems = task.problems(args.batch, "held_out", seed=0)
     prompts = encode_prompts(tokenizer, [p.prompt for p in problems])
     new_tokens = task.max_completion_length
-    results = {"machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                           "torch": torch.__version__, "threads": torch.get_num_threads(), "device": "cpu"},
-               "batch": args.batch, "max_new_tokens": new_tokens}
+    results = {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "device": "cpu",
+        },
+        "batch": args.batch,
+        "max_new_tokens": new_tokens,
+    }
 
     # sampling: fixed length (no early eos) so both paths generate exactly the same number of tokens
     sampling = {}
     for name, model in (("teacher", teacher), ("student", student)):
+
         def labkit_sample():
-            sample(model, prompts, new_tokens, eos_token_id=-1, pad_token_id=tokenizer.pad_token_id, temperature=1.0,
-                   generator=torch.Generator().manual_seed(0))
+            sample(
+                model,
+                prompts,
+                new_tokens,
+                eos_token_id=-1,
+                pad_token_id=tokenizer.pad_token_id,
+                temperature=1.0,
+                generator=torch.Generator().manual_seed(0),
+            )
 
         def hf_generate():
             with torch.no_grad():
-                out = model.generate(prompts, attention_mask=torch.ones_like(prompts), do_sample=True, temperature=1.0,
-                                     top_k=0, top_p=1.0, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                                     output_scores=True, return_dict_in_generate=True, pad_token_id=tokenizer.pad_token_id)
+                out = model.generate(
+                    prompts,
+                    attention_mask=torch.ones_like(prompts),
+                    do_sample=True,
+                    temperature=1.0,
+                    top_k=0,
+                    top_p=1.0,
+                    max_new_tokens=new_tokens,
+                    min_new_tokens=new_tokens,
+                    output_scores=True,
+                    return_dict_in_generate=True,
+                    pad_token_id=tokenizer.pad_token_id,
+                )
                 model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
 
         def labkit_sample_transformers_forward():
-            sample(model, prompts, new_tokens, eos_token_id=-1, pad_token_id=tokenizer.pad_token_id, temperature=1.0,
-                   generator=torch.Generator().manual_seed(0), fast=False)
+            sample(
+                model,
+                prompts,
+                new_tokens,
+                eos_token_id=-1,
+                pad_token_id=tokenizer.pad_token_id,
+                temperature=1.0,
+                generator=torch.Generator().manual_seed(0),
+                fast=False,
+            )
 
         ours, theirs = timed(labkit_sample, args.repeats), timed(hf_generate, args.repeats)
         slow = timed(labkit_sample_transformers_forward, args.repeats)
         tokens = args.batch * new_tokens
-        sampling[name] = {"labkit_tokens_per_s": tokens / ours, "hf_generate_tokens_per_s": tokens / theirs,
-                          "labkit_transformers_forward_tokens_per_s": tokens / slow, "speedup": theirs / ours}
+        sampling[name] = {
+            "labkit_tokens_per_s": tokens / ours,
+            "hf_generate_tokens_per_s": tokens / theirs,
+            "labkit_transformers_forward_tokens_per_s": tokens / slow,
+            "speedup": theirs / ours,
+        }
     results["sampling"] = sampling
     results["sampling_speedup_vs_hf_generate"] = min(v["speedup"] for v in sampling.values())
 
     # training step: labkit's SFT update vs the plain transformers loop on the same sequences
-    trainer = Trainer(TrainConfig(method="sft", sft_data="reference", batch_size=args.batch, group_size=1,
-                                  learning_rate=1e-5), student, tokenizer, task, progress=False)
+    trainer = Trainer(
+        TrainConfig(
+            method="sft", sft_data="reference", batch_size=args.batch, group_size=1, learning_rate=1e-5
+        ),
+        student,
+        tokenizer,
+        task,
+        progress=False,
+    )
     batch = trainer.make_batch(1)
     labels = batch.sequences.clone()
     labels[:, : batch.prompt_length] = -100
-    labels[:, batch.prompt_length:][batch.mask == 0] = -100
+    labels[:, batch.prompt_length :][batch.mask == 0] = -100
     baseline_opt = torch.optim.AdamW(student.parameters(), lr=1e-5)
 
     def labkit_step():
@@ -116,8 +162,14 @@ def main() -> None:
     results["train_step_speedup_vs_baseline"] = theirs / ours
 
     # one OPD step, by stage
-    opd = Trainer(TrainConfig(method="opd", batch_size=16, group_size=4), student, tokenizer, task, teacher=teacher,
-                  progress=False)
+    opd = Trainer(
+        TrainConfig(method="opd", batch_size=16, group_size=4),
+        student,
+        tokenizer,
+        task,
+        teacher=teacher,
+        progress=False,
+    )
     stages = {"student_sampling": [], "teacher_scoring": [], "update": []}
     for step in range(args.repeats + 1):
         problems = opd._prompts(step + 1)
@@ -141,13 +193,18 @@ def main() -> None:
     if side_by_side.exists():
         sbs = json.loads(side_by_side.read_text())
         results["headline_wall_seconds"] = sbs["wall_seconds"]
-        results["headline_settings"] = {k: sbs["config"][k] for k in ("budget", "seeds", "eval_n", "eval_points")}
+        results["headline_settings"] = {
+            k: sbs["config"][k] for k in ("budget", "seeds", "eval_n", "eval_points")
+        }
         results["headline_settings"]["workers"] = sbs["machine"].get("workers", 1)
         results["headline_profile"] = {
-            method: {"runs": len(e["curves"]),
-                     "charged_seconds_per_run": statistics.mean(c["seconds"][-1] for c in e["curves"]),
-                     "episodes_per_run": statistics.mean(c["episodes"][-1] for c in e["curves"])}
-            for method, e in sbs["methods"].items()}
+            method: {
+                "runs": len(e["curves"]),
+                "charged_seconds_per_run": statistics.mean(c["seconds"][-1] for c in e["curves"]),
+                "episodes_per_run": statistics.mean(c["episodes"][-1] for c in e["curves"]),
+            }
+            for method, e in sbs["methods"].items()
+        }
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_json_atomic(RESULTS / "throughput.json", results)
     print(json.dumps(results, indent=2))

@@ -13,10 +13,19 @@ The package's parts, one file each:
     notebook    helpers the notebooks share (recording results, Colab)
     cli         python -m labkit {eval,train,build-data}
 """
+
 from .errors import LabkitError
 from .task import AdditionTask, Problem, final_answer, reward
 from .tokenizer import build_tokenizer
 
 __version__ = "0.1.0"
 
-__all__ = ["AdditionTask", "LabkitError", "Problem", "build_tokenizer", "final_answer", "reward", "__version__"]
+__all__ = [
+    "AdditionTask",
+    "LabkitError",
+    "Problem",
+    "build_tokenizer",
+    "final_answer",
+    "reward",
+    "__version__",
+]

@@ -7,6 +7,7 @@ fixed seeds, so a rebuild reproduces them. The teacher learns from reference
 solutions; the student from teacher samples, briefly, so the right tokens are
 in its support while it stays clearly worse than the teacher.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,17 +25,47 @@ from .tokenizer import build_tokenizer
 from .train import TrainConfig, train
 
 SHIPPED_TASK = AdditionTask(digits=3, style=0.5, corrections=0.0)
-TEACHER_RECIPE = TrainConfig(method="sft", sft_data="reference", steps=1500, seed=0, learning_rate=1e-3,
-                             warmup_steps=100, batch_size=128, group_size=1, eval_every=250, eval_n=256,
-                             eval_temperature=0.0)
+TEACHER_RECIPE = TrainConfig(
+    method="sft",
+    sft_data="reference",
+    steps=1500,
+    seed=0,
+    learning_rate=1e-3,
+    warmup_steps=100,
+    batch_size=128,
+    group_size=1,
+    eval_every=250,
+    eval_n=256,
+    eval_temperature=0.0,
+)
 # Stopped early on purpose (data/README.md: continued SFT takes this student past 90%, so it is not capacity-limited).
-STUDENT_RECIPE = TrainConfig(method="sft", sft_data="teacher", steps=300, seed=1, learning_rate=3e-3,
-                             lr_schedule="constant", warmup_steps=100, batch_size=128, group_size=1, eval_every=50,
-                             eval_n=256)
+STUDENT_RECIPE = TrainConfig(
+    method="sft",
+    sft_data="teacher",
+    steps=300,
+    seed=1,
+    learning_rate=3e-3,
+    lr_schedule="constant",
+    warmup_steps=100,
+    batch_size=128,
+    group_size=1,
+    eval_every=50,
+    eval_n=256,
+)
 # A teacher of the student's own size (the post's strongest case: a model distilled back into its own base). It learns
 # the task to near the big teacher's level by SFT on reference solutions.
-SMALL_TEACHER_RECIPE = TrainConfig(method="sft", sft_data="reference", steps=1000, seed=2, learning_rate=3e-3,
-                                   warmup_steps=100, batch_size=128, group_size=1, eval_every=250, eval_n=256)
+SMALL_TEACHER_RECIPE = TrainConfig(
+    method="sft",
+    sft_data="reference",
+    steps=1000,
+    seed=2,
+    learning_rate=3e-3,
+    warmup_steps=100,
+    batch_size=128,
+    group_size=1,
+    eval_every=250,
+    eval_n=256,
+)
 FINAL_EVAL_N = 1000
 
 
@@ -45,8 +76,13 @@ def final_report(model, tokenizer, task) -> dict:
     return {"greedy_accuracy": greedy.accuracy, "sampled_accuracy": sampled.accuracy, "eval_n": FINAL_EVAL_N}
 
 
-def build(out: str | Path = "data", teacher_steps: int | None = None, student_steps: int | None = None,
-          task: AdditionTask = SHIPPED_TASK, roles: tuple[str, ...] = ("teacher", "student", "teacher-small")) -> dict:
+def build(
+    out: str | Path = "data",
+    teacher_steps: int | None = None,
+    student_steps: int | None = None,
+    task: AdditionTask = SHIPPED_TASK,
+    roles: tuple[str, ...] = ("teacher", "student", "teacher-small"),
+) -> dict:
     """Train the teacher, then the student from its samples; save both in HF format with a labkit.json each.
 
     ``roles=("student",)`` rebuilds only the student from the teacher already in ``out``; ``teacher-small`` is a
@@ -56,11 +92,19 @@ def build(out: str | Path = "data", teacher_steps: int | None = None, student_st
     tokenizer = build_tokenizer()
     summary_path = out / "build.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    summary.update({"task": asdict(task), "torch": torch.__version__, "machine": platform.machine(),
-                    "threads": torch.get_num_threads()})
-    for role, size, recipe, steps in (("teacher", TEACHER_SIZE, TEACHER_RECIPE, teacher_steps),
-                                      ("student", STUDENT_SIZE, STUDENT_RECIPE, student_steps),
-                                      ("teacher-small", STUDENT_SIZE, SMALL_TEACHER_RECIPE, None)):
+    summary.update(
+        {
+            "task": asdict(task),
+            "torch": torch.__version__,
+            "machine": platform.machine(),
+            "threads": torch.get_num_threads(),
+        }
+    )
+    for role, size, recipe, steps in (
+        ("teacher", TEACHER_SIZE, TEACHER_RECIPE, teacher_steps),
+        ("student", STUDENT_SIZE, STUDENT_RECIPE, student_steps),
+        ("teacher-small", STUDENT_SIZE, SMALL_TEACHER_RECIPE, None),
+    ):
         if role not in roles:
             continue
         config = TrainConfig(**{**asdict(recipe), "steps": steps or recipe.steps})
@@ -73,11 +117,25 @@ def build(out: str | Path = "data", teacher_steps: int | None = None, student_st
         started = time.perf_counter()
         result = train(config, model, tokenizer, task, teacher=teacher, out_dir=out / f".{role}-run")
         seconds = time.perf_counter() - started
-        report = {"parameters": count_parameters(model), "size": asdict(size), "train": asdict(config),
-                  "train_seconds": round(seconds, 1), **final_report(model, tokenizer, task),
-                  "curve": [{k: row[k] for k in ("step", "eval_accuracy")} for row in result.evals()]}
+        report = {
+            "parameters": count_parameters(model),
+            "size": asdict(size),
+            "train": asdict(config),
+            "train_seconds": round(seconds, 1),
+            **final_report(model, tokenizer, task),
+            "curve": [{k: row[k] for k in ("step", "eval_accuracy")} for row in result.evals()],
+        }
         save(model, tokenizer, out / role, extra={"task": asdict(task), "role": role, **report})
         summary[role] = report
-        print(json.dumps({role: {k: report[k] for k in ("parameters", "train_seconds", "greedy_accuracy", "sampled_accuracy")}}))
+        print(
+            json.dumps(
+                {
+                    role: {
+                        k: report[k]
+                        for k in ("parameters", "train_seconds", "greedy_accuracy", "sampled_accuracy")
+                    }
+                }
+            )
+        )
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -9,6 +9,7 @@ A training checkpoint is one folder, ``OUT/checkpoint/``, written atomically
 
 Safetensors and JSON only: no pickle anywhere.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,19 +65,29 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.T
 
 def save_checkpoint(trainer) -> Path:
     """Write OUT/checkpoint for the trainer's current step, atomically."""
+
     def extra_files(folder: Path) -> None:
         tensors = _optimizer_tensors(trainer.optimizer)
         tensors["sampler_generator_state"] = trainer.generator.get_state()
         save_file(tensors, str(folder / "optimizer.safetensors"))
         version, internal, gauss = trainer.rng.getstate()
-        state = {"step": trainer.step, "seconds": trainer.seconds, "episodes": trainer.episodes,
-                 "ledger": asdict(trainer.ledger), "python_rng": [version, list(internal), gauss],
-                 "config": asdict(trainer.config)}
+        state = {
+            "step": trainer.step,
+            "seconds": trainer.seconds,
+            "episodes": trainer.episodes,
+            "ledger": asdict(trainer.ledger),
+            "python_rng": [version, list(internal), gauss],
+            "config": asdict(trainer.config),
+        }
         (folder / "trainer_state.json").write_text(json.dumps(state) + "\n")
 
-    return save(trainer.student, trainer.tokenizer, trainer.out_dir / CHECKPOINT,
-                extra={"task": asdict(trainer.task), "train": asdict(trainer.config), "step": trainer.step},
-                write_extra=extra_files)
+    return save(
+        trainer.student,
+        trainer.tokenizer,
+        trainer.out_dir / CHECKPOINT,
+        extra={"task": asdict(trainer.task), "train": asdict(trainer.config), "step": trainer.step},
+        write_extra=extra_files,
+    )
 
 
 def load_checkpoint(trainer) -> int:
@@ -85,13 +96,17 @@ def load_checkpoint(trainer) -> int:
 
     folder = trainer.out_dir / CHECKPOINT
     if not (folder / "trainer_state.json").exists():
-        raise LabkitError(f"no checkpoint to resume in {trainer.out_dir}; run without --resume to start afresh")
+        raise LabkitError(
+            f"no checkpoint to resume in {trainer.out_dir}; run without --resume to start afresh"
+        )
     state = json.loads((folder / "trainer_state.json").read_text())
     saved, current = state["config"], asdict(trainer.config)
     changed = [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in current.items() if saved.get(k) != v]
     if changed:
-        raise LabkitError(f"the checkpoint in {folder} was made with other settings ({'; '.join(changed)}); "
-                          "resume with the same settings, or train into a new --out folder")
+        raise LabkitError(
+            f"the checkpoint in {folder} was made with other settings ({'; '.join(changed)}); "
+            "resume with the same settings, or train into a new --out folder"
+        )
     load_model(trainer.student, str(folder / "model.safetensors"))
     tensors = load_file(str(folder / "optimizer.safetensors"))
     trainer.generator.set_state(tensors.pop("sampler_generator_state"))

@@ -9,6 +9,7 @@ writes ``DIR/side_by_side.json`` and the figures ``DIR/*.png``. The JSON has
 seeds, null unless every seed reached the target), ``final_accuracy`` (mean)
 and ``final_accuracy_spread`` (min, max).
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -74,7 +75,7 @@ class CompareConfig:
     """processes running runs side by side, one thread each (0: one per CPU core this process may use, at most one
     per run); 1 runs everything in this process"""
 
-    def validate(self) -> "CompareConfig":
+    def validate(self) -> CompareConfig:
         if not self.budget > 0:
             raise LabkitError(f"budget must be a positive number of FLOPs, got {self.budget!r}")
         if self.seeds < 1:
@@ -83,7 +84,9 @@ class CompareConfig:
         if unknown or not self.methods:
             raise LabkitError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
         if not isinstance(self.workers, int) or self.workers < 0:
-            raise LabkitError(f"workers must be a whole number >= 0 (0: one per CPU core), got {self.workers!r}")
+            raise LabkitError(
+                f"workers must be a whole number >= 0 (0: one per CPU core), got {self.workers!r}"
+            )
         if not 0 < self.target_fraction <= 1:
             raise LabkitError(f"target_fraction must lie in (0, 1], got {self.target_fraction}")
         return self
@@ -95,7 +98,9 @@ class Comparison:
     teacher_accuracy: float
     target_accuracy: float
     runs: dict[str, list] = field(default_factory=dict)  # method -> [TrainResult per seed]
-    snapshots: dict[str, list] = field(default_factory=dict)  # method -> [{step, flops, scores: [TokenScores]}]
+    snapshots: dict[str, list] = field(
+        default_factory=dict
+    )  # method -> [{step, flops, scores: [TokenScores]}]
     students: dict[str, object] = field(default_factory=dict)  # method -> the first seed's trained student
     wall_seconds: float = 0.0
     workers: int = 1
@@ -109,14 +114,24 @@ def summarize(comparison: Comparison) -> dict:
         curves = []
         for seed, result in enumerate(results):
             rows = result.evals()
-            curves.append({"seed": seed, "flops": [r["flops"] for r in rows], "student_flops_curve": [r["student_flops"] for r in rows],
-                           "seconds": [r["seconds"] for r in rows],
-                           "episodes": [r["episodes"] for r in rows], "accuracy": [r["eval_accuracy"] for r in rows],
-                           "teacher_flops": rows[-1]["teacher_flops"], "student_flops": rows[-1]["student_flops"]})
+            curves.append(
+                {
+                    "seed": seed,
+                    "flops": [r["flops"] for r in rows],
+                    "student_flops_curve": [r["student_flops"] for r in rows],
+                    "seconds": [r["seconds"] for r in rows],
+                    "episodes": [r["episodes"] for r in rows],
+                    "accuracy": [r["eval_accuracy"] for r in rows],
+                    "teacher_flops": rows[-1]["teacher_flops"],
+                    "student_flops": rows[-1]["student_flops"],
+                }
+            )
         entry = {"curves": curves, "settings": METHOD_SETTINGS.get(method, {})}
         for key in ("flops", "seconds", "episodes"):
             entry[f"{key}_to_target"] = cost_to_reach(entry, key, target)
-        entry["seeds_reaching_target"] = sum(cost_to_reach({"curves": [c]}, "flops", target) is not None for c in curves)
+        entry["seeds_reaching_target"] = sum(
+            cost_to_reach({"curves": [c]}, "flops", target) is not None for c in curves
+        )
         finals = [c["accuracy"][-1] for c in curves]
         entry["final_accuracy"] = sum(finals) / len(finals)
         entry["final_accuracy_spread"] = [min(finals), max(finals)]
@@ -125,19 +140,39 @@ def summarize(comparison: Comparison) -> dict:
         methods[method] = entry
     reached = {m: e["flops_to_target"] for m, e in methods.items() if e["flops_to_target"] is not None}
     cheapest = min(reached.values()) if reached else None
-    table = [{"method": m, "teacher_flops": e["teacher_flops"], "student_flops": e["student_flops"],
-              "final_accuracy": e["final_accuracy"], "flops_to_target": e["flops_to_target"],
-              "cost_relative_to_cheapest": (e["flops_to_target"] / cheapest) if cheapest and e["flops_to_target"] else None}
-             for m, e in methods.items()]
-    return {"teacher_accuracy": comparison.teacher_accuracy, "target_accuracy": target,
-            "config": asdict(comparison.config), "methods": methods, "table": table,
-            "wall_seconds": comparison.wall_seconds,
-            "machine": {"platform": platform.platform(), "torch": torch.__version__, "cpu_count": os.cpu_count(),
-                        "workers": comparison.workers, "threads_per_run": 1}}
+    table = [
+        {
+            "method": m,
+            "teacher_flops": e["teacher_flops"],
+            "student_flops": e["student_flops"],
+            "final_accuracy": e["final_accuracy"],
+            "flops_to_target": e["flops_to_target"],
+            "cost_relative_to_cheapest": (e["flops_to_target"] / cheapest)
+            if cheapest and e["flops_to_target"]
+            else None,
+        }
+        for m, e in methods.items()
+    ]
+    return {
+        "teacher_accuracy": comparison.teacher_accuracy,
+        "target_accuracy": target,
+        "config": asdict(comparison.config),
+        "methods": methods,
+        "table": table,
+        "wall_seconds": comparison.wall_seconds,
+        "machine": {
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "cpu_count": os.cpu_count(),
+            "workers": comparison.workers,
+            "threads_per_run": 1,
+        },
+    }
 
 
-def _train_one(method: str, seed: int, config: CompareConfig, student_path: str, teacher_path: str,
-               keep_student: bool) -> tuple:
+def _train_one(
+    method: str, seed: int, config: CompareConfig, student_path: str, teacher_path: str, keep_student: bool
+) -> tuple:
     """One run of the comparison, on one thread: (TrainResult, snapshots, the student's weights or None).
 
     A top-level function so that worker processes can run it.
@@ -150,22 +185,51 @@ def _train_one(method: str, seed: int, config: CompareConfig, student_path: str,
         task = task_of(student_path)
         probe = task.problems(config.snapshot_prompts, "held_out", seed=EVAL_SEED + 1)
         probe_ids = encode_prompts(tokenizer, [p.prompt for p in probe])
-        settings = {"method": method, "seed": seed, "steps": 100_000, "batch_size": config.batch_size,
-                    "group_size": config.group_size, "eval_n": config.eval_n, "flop_budget": config.budget,
-                    "eval_points": config.eval_points, "monitor_every": config.monitor_every,
-                    **METHOD_SETTINGS.get(method, {})}
+        settings = {
+            "method": method,
+            "seed": seed,
+            "steps": 100_000,
+            "batch_size": config.batch_size,
+            "group_size": config.group_size,
+            "eval_n": config.eval_n,
+            "flop_budget": config.budget,
+            "eval_points": config.eval_points,
+            "monitor_every": config.monitor_every,
+            **METHOD_SETTINGS.get(method, {}),
+        }
         snapshots = []
 
         def snapshot(step, batch, row):
             if keep_student and "eval_accuracy" in row:
-                rollout = sample(student, probe_ids, task.max_completion_length, tokenizer.eos_token_id,
-                                 tokenizer.pad_token_id, 1.0, torch.Generator().manual_seed(step))
-                scores = score_tokens(student, teacher, tokenizer, rollout.sequences, rollout.prompt_length,
-                                      rollout.completion_mask)
+                rollout = sample(
+                    student,
+                    probe_ids,
+                    task.max_completion_length,
+                    tokenizer.eos_token_id,
+                    tokenizer.pad_token_id,
+                    1.0,
+                    torch.Generator().manual_seed(step),
+                )
+                scores = score_tokens(
+                    student,
+                    teacher,
+                    tokenizer,
+                    rollout.sequences,
+                    rollout.prompt_length,
+                    rollout.completion_mask,
+                )
                 snapshots.append({"step": step, "flops": row["flops"], "scores": scores})
 
-        result = train(TrainConfig(**settings), student, tokenizer, task, teacher=teacher,
-                       teacher_tokenizer=teacher_tokenizer, progress=False, on_step=snapshot)
+        result = train(
+            TrainConfig(**settings),
+            student,
+            tokenizer,
+            task,
+            teacher=teacher,
+            teacher_tokenizer=teacher_tokenizer,
+            progress=False,
+            on_step=snapshot,
+        )
         return result, snapshots, (student.state_dict() if keep_student else None)
     finally:
         torch.set_num_threads(threads)
@@ -194,8 +258,12 @@ def _run_in_workers(args: list[tuple], workers: int, bar) -> list:
     spawn, not fork: a forked child of a process that already ran torch's thread pool can hang. The first error stops
     the rest (queued runs are cancelled, running workers are terminated) and is raised here; so is an interrupt.
     """
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent,
-                               initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
     futures = [pool.submit(_train_one, *a) for a in args]
     try:
         for future in as_completed(futures):
@@ -210,13 +278,17 @@ def _run_in_workers(args: list[tuple], workers: int, bar) -> list:
                 process.terminate()
         if not isinstance(error, BrokenProcessPool):
             raise
-        raise LabkitError("the worker processes of the comparison died before finishing: either the script that "
-                          "calls run_comparison lacks `if __name__ == \"__main__\":` (worker processes import it "
-                          "again), or a worker ran out of memory. Fix the script, or run in this process with "
-                          "CompareConfig(workers=1) (`--workers 1` on the command line)") from error
+        raise LabkitError(
+            "the worker processes of the comparison died before finishing: either the script that "
+            'calls run_comparison lacks `if __name__ == "__main__":` (worker processes import it '
+            "again), or a worker ran out of memory. Fix the script, or run in this process with "
+            "CompareConfig(workers=1) (`--workers 1` on the command line)"
+        ) from error
 
 
-def run_comparison(config: CompareConfig, student_path=None, teacher_path=None, progress: bool = True) -> Comparison:
+def run_comparison(
+    config: CompareConfig, student_path=None, teacher_path=None, progress: bool = True
+) -> Comparison:
     """Train every method ``config.seeds`` times from the same start on the same budget; evaluate along the way.
 
     Runs are independent, so ``config.workers`` processes run them side by side, one thread each. Accuracies, FLOPs
@@ -233,7 +305,9 @@ def run_comparison(config: CompareConfig, student_path=None, teacher_path=None, 
     check_compatible(tokenizer, teacher_tokenizer)
     task = task_of(student_path)
     started = time.perf_counter()
-    teacher_accuracy = evaluate(teacher, tokenizer, task, n=config.eval_n, seed=EVAL_SEED, temperature=1.0).accuracy
+    teacher_accuracy = evaluate(
+        teacher, tokenizer, task, n=config.eval_n, seed=EVAL_SEED, temperature=1.0
+    ).accuracy
     comparison = Comparison(config, teacher_accuracy, config.target_fraction * teacher_accuracy)
 
     jobs = [(method, seed) for method in config.methods for seed in range(config.seeds)]
@@ -266,12 +340,17 @@ def plot_comparison(summary: dict, out_dir: Path | None = None) -> dict:
     from .plots import METHOD_COLORS
 
     figures = {}
-    for key, label, log in (("flops", "FLOPs (teacher + student)", True), ("seconds", "wall seconds", False),
-                            ("episodes", "episodes (sampled sequences)", True)):
+    for key, label, log in (
+        ("flops", "FLOPs (teacher + student)", True),
+        ("seconds", "wall seconds", False),
+        ("episodes", "episodes (sampled sequences)", True),
+    ):
         fig, ax = plt.subplots(figsize=(6, 3.8))
         for method, entry in summary["methods"].items():
             curves = entry["curves"]
-            grid = np.linspace(max(c[key][1] for c in curves) if log else 0, min(c[key][-1] for c in curves), 50)
+            grid = np.linspace(
+                max(c[key][1] for c in curves) if log else 0, min(c[key][-1] for c in curves), 50
+            )
             ys = np.array([np.interp(grid, c[key], c["accuracy"]) for c in curves])
             color = METHOD_COLORS.get(method)
             ax.plot(grid, ys.mean(0), color=color, label=f"{method} (n={len(curves)})")
@@ -293,15 +372,20 @@ def plot_comparison(summary: dict, out_dir: Path | None = None) -> dict:
 
 def format_table(summary: dict) -> str:
     """The post's compute table for this run, as Markdown."""
-    lines = [f"target: {summary['target_accuracy']:.1%} ({summary['config']['target_fraction']:.0%} of the teacher's "
-             f"{summary['teacher_accuracy']:.1%})", "",
-             "| method | teacher FLOPs | student FLOPs | final accuracy (mean) | FLOPs to target | cost vs cheapest |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"target: {summary['target_accuracy']:.1%} ({summary['config']['target_fraction']:.0%} of the teacher's "
+        f"{summary['teacher_accuracy']:.1%})",
+        "",
+        "| method | teacher FLOPs | student FLOPs | final accuracy (mean) | FLOPs to target | cost vs cheapest |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in summary["table"]:
         to_target = f"{row['flops_to_target']:.2e}" if row["flops_to_target"] else "not reached"
         relative = f"{row['cost_relative_to_cheapest']:.2f}×" if row["cost_relative_to_cheapest"] else "–"
-        lines.append(f"| {row['method']} | {row['teacher_flops']:.2e} | {row['student_flops']:.2e} | "
-                     f"{row['final_accuracy']:.1%} | {to_target} | {relative} |")
+        lines.append(
+            f"| {row['method']} | {row['teacher_flops']:.2e} | {row['student_flops']:.2e} | "
+            f"{row['final_accuracy']:.1%} | {to_target} | {relative} |"
+        )
     return "\n".join(lines)
 
 

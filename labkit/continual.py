@@ -6,6 +6,7 @@
 
 Fact prompts have the same length as addition prompts, so A and B share batches.
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,8 +41,14 @@ class FactsTask:
     def table(self) -> list[Fact]:
         rng = random.Random(f"facts-{self.seed}-{self.digits}")
         keys = rng.sample(range(10**self.digits), self.n_facts)
-        return [Fact(f"{k:0{self.digits}d}!{k:0{self.digits}d}=", f"{rng.randrange(10**self.digits):0{self.digits}d}", k)
-                for k in keys]
+        return [
+            Fact(
+                f"{k:0{self.digits}d}!{k:0{self.digits}d}=",
+                f"{rng.randrange(10**self.digits):0{self.digits}d}",
+                k,
+            )
+            for k in keys
+        ]
 
     def problems(self, n: int, split: str = "train", seed: int = 0) -> list[Fact]:
         if split == "all":
@@ -105,8 +112,13 @@ def measure(model, tokenizer, skill: AdditionTask, knowledge: FactsTask, n_skill
     from .evaluate import evaluate
 
     facts = knowledge.table
-    recalled = evaluate(model, tokenizer, _Recall(knowledge), n=len(facts), temperature=0.0, seed=seed).accuracy
-    return {"knowledge": recalled, "skill": evaluate(model, tokenizer, skill, n=n_skill, temperature=1.0, seed=seed).accuracy}
+    recalled = evaluate(
+        model, tokenizer, _Recall(knowledge), n=len(facts), temperature=0.0, seed=seed
+    ).accuracy
+    return {
+        "knowledge": recalled,
+        "skill": evaluate(model, tokenizer, skill, n=n_skill, temperature=1.0, seed=seed).accuracy,
+    }
 
 
 @dataclass(frozen=True)
@@ -126,10 +138,21 @@ class _Recall:
         return self.knowledge.reward(fact, completion)
 
 
-def forgetting_experiment(model, tokenizer, skill: AdditionTask, knowledge: FactsTask, midtrain_steps: int,
-                          distill_steps: int, n_skill: int = 256, seed: int = 0, midtrain_lr: float = 1e-3,
-                          distill_lr: float = 3e-4, knowledge_fraction: float = 0.7, recovery_method: str = "opd",
-                          progress: bool = True) -> ForgettingResult:
+def forgetting_experiment(
+    model,
+    tokenizer,
+    skill: AdditionTask,
+    knowledge: FactsTask,
+    midtrain_steps: int,
+    distill_steps: int,
+    n_skill: int = 256,
+    seed: int = 0,
+    midtrain_lr: float = 1e-3,
+    distill_lr: float = 3e-4,
+    knowledge_fraction: float = 0.7,
+    recovery_method: str = "opd",
+    progress: bool = True,
+) -> ForgettingResult:
     """The post's personalization table in miniature.
 
     1. the model as it is; 2. mid-trained on 100% new knowledge; 3. mid-trained on a mix (``knowledge_fraction``
@@ -139,20 +162,48 @@ def forgetting_experiment(model, tokenizer, skill: AdditionTask, knowledge: Fact
     from .train import TrainConfig, train
 
     original = copy.deepcopy(model).eval()
-    rows, histories = [{"stage": "start", **measure(original, tokenizer, skill, knowledge, n_skill, seed)}], {}
+    rows, histories = (
+        [{"stage": "start", **measure(original, tokenizer, skill, knowledge, n_skill, seed)}],
+        {},
+    )
     mixed = None
     mix_label = f"mid-train, {knowledge_fraction:.0%} knowledge / {1 - knowledge_fraction:.0%} skill"
     for label, fraction in (("mid-train, 100% knowledge", 1.0), (mix_label, knowledge_fraction)):
         student = copy.deepcopy(original)
-        config = TrainConfig(method="sft", sft_data="reference", steps=midtrain_steps, seed=seed, learning_rate=midtrain_lr,
-                             warmup_steps=max(1, midtrain_steps // 10), batch_size=64, group_size=1, eval_n=32,
-                             monitor_size=8)
-        histories[label] = train(config, student, tokenizer, MixedTask(skill, knowledge, fraction), progress=progress).history
+        config = TrainConfig(
+            method="sft",
+            sft_data="reference",
+            steps=midtrain_steps,
+            seed=seed,
+            learning_rate=midtrain_lr,
+            warmup_steps=max(1, midtrain_steps // 10),
+            batch_size=64,
+            group_size=1,
+            eval_n=32,
+            monitor_size=8,
+        )
+        histories[label] = train(
+            config, student, tokenizer, MixedTask(skill, knowledge, fraction), progress=progress
+        ).history
         rows.append({"stage": label, **measure(student, tokenizer, skill, knowledge, n_skill, seed)})
         mixed = student
-    config = TrainConfig(method=recovery_method, steps=distill_steps, seed=seed, learning_rate=distill_lr, warmup_steps=5,
-                         batch_size=16, group_size=4, eval_n=32)
-    histories["recovery"] = train(config, mixed, tokenizer, skill, teacher=original, progress=progress).history
-    rows.append({"stage": f"mid-train ({knowledge_fraction:.0%}) + {recovery_method} with the start model as teacher",
-                 **measure(mixed, tokenizer, skill, knowledge, n_skill, seed)})
+    config = TrainConfig(
+        method=recovery_method,
+        steps=distill_steps,
+        seed=seed,
+        learning_rate=distill_lr,
+        warmup_steps=5,
+        batch_size=16,
+        group_size=4,
+        eval_n=32,
+    )
+    histories["recovery"] = train(
+        config, mixed, tokenizer, skill, teacher=original, progress=progress
+    ).history
+    rows.append(
+        {
+            "stage": f"mid-train ({knowledge_fraction:.0%}) + {recovery_method} with the start model as teacher",
+            **measure(mixed, tokenizer, skill, knowledge, n_skill, seed),
+        }
+    )
     return ForgettingResult(rows, histories)

@@ -4,6 +4,7 @@
 has made a first mistake (and so stands in a state its training data never
 showed it), are its *next* steps worse than steps taken from a clean prefix?
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,9 +65,13 @@ class DriftProfile:
 
     reverse_kl: list[float]  # mean exact KL(student || teacher) at position t, over rollouts that reach t
     teacher_logprob: list[float]  # mean log p_teacher of the token the student chose at t
-    prefix_log_ratio: list[float]  # mean sum_{s<=t} log p_s(y_s)/p_t(y_s): how far the visited states have moved
+    prefix_log_ratio: list[
+        float
+    ]  # mean sum_{s<=t} log p_s(y_s)/p_t(y_s): how far the visited states have moved
     reached: list[int]  # rollouts that reach position t
-    first_unlikely: list[int | None]  # per rollout: first position where p_teacher(chosen) < UNLIKELY (None if never)
+    first_unlikely: list[
+        int | None
+    ]  # per rollout: first position where p_teacher(chosen) < UNLIKELY (None if never)
 
     @property
     def first_unlikely_rate(self) -> float:
@@ -74,7 +79,9 @@ class DriftProfile:
         return sum(x is not None for x in self.first_unlikely) / max(1, len(self.first_unlikely))
 
 
-def drift_from_logits(student_logits, teacher_logits, tokens, mask, unlikely: float = UNLIKELY) -> DriftProfile:
+def drift_from_logits(
+    student_logits, teacher_logits, tokens, mask, unlikely: float = UNLIKELY
+) -> DriftProfile:
     """The drift profile from tensors: logits ``[B, T, V]`` of both models on the student's tokens ``[B, T]``."""
     import math
 
@@ -108,10 +115,21 @@ def drift_profile(student, teacher, tokenizer, task, n: int = 256, seed: int = 0
     from .sampling import sample, token_logprobs
 
     problems = task.problems(n, "held_out", seed=seed)
-    rollout = sample(student, encode_prompts(tokenizer, [p.prompt for p in problems]), task.max_completion_length,
-                     tokenizer.eos_token_id, tokenizer.pad_token_id, 1.0, torch.Generator().manual_seed(seed),
-                     vocab_size=len(tokenizer))
+    rollout = sample(
+        student,
+        encode_prompts(tokenizer, [p.prompt for p in problems]),
+        task.max_completion_length,
+        tokenizer.eos_token_id,
+        tokenizer.pad_token_id,
+        1.0,
+        torch.Generator().manual_seed(seed),
+        vocab_size=len(tokenizer),
+    )
     with torch.no_grad():
-        _, s = token_logprobs(student, rollout.sequences, rollout.prompt_length, return_logits=True, vocab_size=len(tokenizer))
-        _, t = token_logprobs(teacher, rollout.sequences, rollout.prompt_length, return_logits=True, vocab_size=len(tokenizer))
+        _, s = token_logprobs(
+            student, rollout.sequences, rollout.prompt_length, return_logits=True, vocab_size=len(tokenizer)
+        )
+        _, t = token_logprobs(
+            teacher, rollout.sequences, rollout.prompt_length, return_logits=True, vocab_size=len(tokenizer)
+        )
     return drift_from_logits(s, t, rollout.completion_ids, rollout.completion_mask)

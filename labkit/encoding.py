@@ -1,4 +1,5 @@
 """Strings to token tensors and back, for the task's fixed-length prompts."""
+
 from __future__ import annotations
 
 import torch
@@ -11,7 +12,9 @@ def encode_prompts(tokenizer, prompts: list[str]) -> torch.Tensor:
     ids = tokenizer(list(prompts), add_special_tokens=True)["input_ids"]
     lengths = {len(x) for x in ids}
     if len(lengths) != 1:
-        raise LabkitError(f"prompts must all have the same token length for batching, got lengths {sorted(lengths)}")
+        raise LabkitError(
+            f"prompts must all have the same token length for batching, got lengths {sorted(lengths)}"
+        )
     return torch.tensor(ids, dtype=torch.long)
 
 
@@ -21,7 +24,10 @@ def encode_completions(tokenizer, completions: list[str], loss_masks: list[list[
     ``mask`` is 1.0 where a token should be learned (eos included) and 0.0 on
     padding and on tokens a per-character ``loss_masks`` entry marks 0.
     """
-    ids = [tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for text in completions]
+    ids = [
+        tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        for text in completions
+    ]
     masks = []
     for i, row in enumerate(ids):
         if loss_masks is None:

@@ -1,4 +1,5 @@
 """Accuracy of a model on held-out problems, greedy or sampled."""
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,9 @@ def task_of(model_path) -> AdditionTask:
         try:
             return AdditionTask(**json.loads(meta.read_text()).get("task", {}))
         except (ValueError, TypeError) as exc:
-            raise LabkitError(f"{meta} does not describe a valid task ({exc}); rebuild the checkpoint or fix the file") from exc
+            raise LabkitError(
+                f"{meta} does not describe a valid task ({exc}); rebuild the checkpoint or fix the file"
+            ) from exc
     return AdditionTask()
 
 
@@ -78,7 +81,9 @@ def evaluate(
             generator=generator,
             vocab_size=len(tokenizer),
         )
-        for i, text in zip(chunk, decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)):
+        for i, text in zip(
+            chunk, decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)
+        ):
             completions[i] = text
     model.train(was_training)
     rewards = [task.reward(p, c) for p, c in zip(problems, completions)]

@@ -18,6 +18,7 @@ key/value heads) with a static rotary embedding. For anything else
 Tests check that both paths give the same tokens and log-probs (to 1e-5; on
 this CPU bit for bit for the shipped models).
 """
+
 from __future__ import annotations
 
 import torch
@@ -32,13 +33,20 @@ def unsupported_reason(model) -> str | None:
     if getattr(config, "model_type", None) not in SUPPORTED_TYPES:
         return f"model_type {getattr(config, 'model_type', None)!r} is not one of {SUPPORTED_TYPES}"
     body = getattr(model, "model", None)
-    if body is None or not hasattr(body, "layers") or not hasattr(body, "rotary_emb") or not hasattr(model, "lm_head"):
+    if (
+        body is None
+        or not hasattr(body, "layers")
+        or not hasattr(body, "rotary_emb")
+        or not hasattr(model, "lm_head")
+    ):
         return "the model does not have the model.layers / model.rotary_emb / lm_head layout"
     rope = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
     rope_type = rope.get("rope_type", rope.get("type", "default")) if isinstance(rope, dict) else "default"
     if "dynamic" in str(rope_type) or rope_type == "longrope":
         return f"rope_type {rope_type!r} changes with the sequence length"
-    if getattr(config, "use_sliding_window", False) or any(t != "full_attention" for t in (getattr(config, "layer_types", None) or [])):
+    if getattr(config, "use_sliding_window", False) or any(
+        t != "full_attention" for t in (getattr(config, "layer_types", None) or [])
+    ):
         return "sliding-window attention"
     if getattr(config, "_attn_implementation", "sdpa") not in ("sdpa", None):
         return f"attention implementation {config._attn_implementation!r} (the fast path computes sdpa's arithmetic)"
@@ -47,8 +55,9 @@ def unsupported_reason(model) -> str | None:
     if model.training and getattr(config, "attention_dropout", 0.0):
         return "the model is in training mode with attention dropout"
     for layer in body.layers:
-        if not all(hasattr(layer, n) for n in ("self_attn", "mlp", "input_layernorm", "post_attention_layernorm")) or \
-                not all(hasattr(layer.self_attn, n) for n in ("q_proj", "k_proj", "v_proj", "o_proj")):
+        if not all(
+            hasattr(layer, n) for n in ("self_attn", "mlp", "input_layernorm", "post_attention_layernorm")
+        ) or not all(hasattr(layer.self_attn, n) for n in ("q_proj", "k_proj", "v_proj", "o_proj")):
             return "a layer without the Llama layout (self_attn with q/k/v/o projections, mlp, two norms)"
     if any(m._forward_hooks or m._forward_pre_hooks for m in model.modules()):
         return "the model has forward hooks (the fast path would skip the hooked modules' callers)"
@@ -71,7 +80,9 @@ class Decoder:
         self.values = torch.empty(shape, dtype=weight.dtype, device=weight.device)
         positions = torch.arange(max_length, device=weight.device)[None]
         probe = torch.empty(1, dtype=weight.dtype, device=weight.device)
-        cos, sin = self.body.rotary_emb(probe, positions)  # [1, max_length, head_dim]; same values transformers uses
+        cos, sin = self.body.rotary_emb(
+            probe, positions
+        )  # [1, max_length, head_dim]; same values transformers uses
         self.cos, self.sin = cos[0], sin[0]
         self.length = 0
 
@@ -96,8 +107,13 @@ class Decoder:
         if self.kv_heads != self.heads:
             repeat = self.heads // self.kv_heads
             keys, values = keys.repeat_interleave(repeat, dim=1), values.repeat_interleave(repeat, dim=1)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), keys, values, is_causal=new > 1 and start == 0,
-                                             scale=getattr(attn, "scaling", None))
+        out = F.scaled_dot_product_attention(
+            q.transpose(1, 2),
+            keys,
+            values,
+            is_causal=new > 1 and start == 0,
+            scale=getattr(attn, "scaling", None),
+        )
         return attn.o_proj(out.transpose(1, 2).reshape(batch, new, self.heads * self.head_dim))
 
     @torch.no_grad()

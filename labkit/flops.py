@@ -5,6 +5,7 @@ Per token, a forward pass costs about 2N FLOPs for N non-embedding parameters
 attention (Kaplan et al., 2020); a backward pass costs twice the forward.
 The post's compute table counts teacher and student FLOPs apart, so do we.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

@@ -4,6 +4,7 @@ The lab's models are ordinary Llama-architecture models. They load through the
 same ``from_pretrained`` path a user would use for a hub model, so everything
 in the lab works unchanged on real checkpoints (see notebook 07).
 """
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,9 @@ STUDENT_SIZE = ModelSize(n_layer=2, d_model=64, n_head=4, d_mlp=192)  # ~108K pa
 def build_model(size: ModelSize, tokenizer, max_positions: int = 256, seed: int = 0) -> LlamaForCausalLM:
     """A freshly initialised Llama causal LM for ``tokenizer``'s vocabulary."""
     if size.d_model % size.n_head:
-        raise LabkitError(f"d_model={size.d_model} is not divisible by n_head={size.n_head}; pick sizes that divide")
+        raise LabkitError(
+            f"d_model={size.d_model} is not divisible by n_head={size.n_head}; pick sizes that divide"
+        )
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=size.d_model,
@@ -84,17 +87,24 @@ def load(path: str | os.PathLike, dtype: torch.dtype = torch.float32, device: st
             "pass a folder made by save_pretrained, such as data/teacher or data/student"
         )
     # "org/name" is a hub name only when no local folder "org" exists (so a typo in data/… fails here, at once)
-    hub_name = (not local.exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", path_str) is not None
-                and not Path(path_str.split("/")[0]).exists())
+    hub_name = (
+        not local.exists()
+        and re.fullmatch(r"[\w.-]+/[\w.-]+", path_str) is not None
+        and not Path(path_str.split("/")[0]).exists()
+    )
     if not local.exists() and not hub_name:
-        raise LabkitError(f"model folder {path_str!r} does not exist; pass a folder made by save_pretrained (e.g. data/student)")
+        raise LabkitError(
+            f"model folder {path_str!r} does not exist; pass a folder made by save_pretrained (e.g. data/student)"
+        )
     hf_logging.disable_progress_bar()  # no "Loading weights" bars in notebooks and CLI output
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(local) if local.exists() else path_str)
         model = AutoModelForCausalLM.from_pretrained(str(local) if local.exists() else path_str, dtype=dtype)
     except (OSError, ValueError) as exc:
         where = "the folder" if local.exists() else "no such local folder, and as a hub name"
-        raise LabkitError(f"could not load a model from {path_str!r} ({where}): {str(exc).splitlines()[0]}") from exc
+        raise LabkitError(
+            f"could not load a model from {path_str!r} ({where}): {str(exc).splitlines()[0]}"
+        ) from exc
     model.to(device)
     model.eval()
     if tokenizer.pad_token_id is None:
@@ -123,7 +133,9 @@ def save(model, tokenizer, path: str | os.PathLike, extra: dict | None = None, w
             write_extra(tmp)
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private (0700); give the folder the usual permissions
+        os.chmod(
+            tmp, 0o777 & ~umask
+        )  # mkdtemp makes it private (0700); give the folder the usual permissions
         old = None
         if path.exists():
             old = path.parent / f".{path.name}.old-{os.getpid()}"

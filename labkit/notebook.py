@@ -1,4 +1,5 @@
 """Helpers every notebook uses: finding the lab's data, recording results for tests, Colab detection."""
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 Shapes: B sequences, T completion positions, V vocabulary. ``mask`` is 1.0 on
 tokens that count and 0.0 on prompt, padding and masked-out tokens.
 """
+
 from __future__ import annotations
 
 import torch
@@ -113,7 +114,9 @@ def generalized_jsd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, 
     teacher_logp = F.log_softmax(teacher_logits.detach(), dim=-1)
     log_beta = torch.log(torch.tensor(beta, dtype=student_logp.dtype))
     log_one_minus_beta = torch.log(torch.tensor(1.0 - beta, dtype=student_logp.dtype))
-    mixture_logp = torch.logsumexp(torch.stack([teacher_logp + log_beta, student_logp + log_one_minus_beta]), dim=0)
+    mixture_logp = torch.logsumexp(
+        torch.stack([teacher_logp + log_beta, student_logp + log_one_minus_beta]), dim=0
+    )
     kl_teacher = (teacher_logp.exp() * (teacher_logp - mixture_logp)).sum(-1)
     kl_student = (student_logp.exp() * (student_logp - mixture_logp)).sum(-1)
     return beta * kl_teacher + (1.0 - beta) * kl_student

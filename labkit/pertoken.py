@@ -11,6 +11,7 @@ plus the teacher's most likely alternatives. ``tokens_html`` colours the
 tokens by any of these, for Jupyter; ``token_figure`` draws the same for a
 static export.
 """
+
 from __future__ import annotations
 
 import html
@@ -56,8 +57,15 @@ def _token_text(tokenizer, token_id: int) -> str:
 
 
 @torch.no_grad()
-def score_tokens(student, teacher, tokenizer, sequences: torch.Tensor, prompt_length: int, mask: torch.Tensor,
-                 top_k: int = 3) -> list[TokenScores]:
+def score_tokens(
+    student,
+    teacher,
+    tokenizer,
+    sequences: torch.Tensor,
+    prompt_length: int,
+    mask: torch.Tensor,
+    top_k: int = 3,
+) -> list[TokenScores]:
     """Score every completion token of ``sequences`` [B, P+T] under student and teacher (one pass each)."""
     s_logp, s_logits = token_logprobs(student, sequences, prompt_length, return_logits=True)
     t_logp, t_logits = token_logprobs(teacher, sequences, prompt_length, return_logits=True)
@@ -69,16 +77,20 @@ def score_tokens(student, teacher, tokenizer, sequences: torch.Tensor, prompt_le
         n = int(mask[b].sum())
         ids = sequences[b, prompt_length : prompt_length + n].tolist()
         prompt = tokenizer.decode(sequences[b, :prompt_length].tolist(), skip_special_tokens=True)
-        out.append(TokenScores(
-            prompt=prompt,
-            tokens=[_token_text(tokenizer, i) for i in ids],
-            student_logprob=s_logp[b, :n].tolist(),
-            teacher_logprob=t_logp[b, :n].tolist(),
-            advantage=(t_logp[b, :n] - s_logp[b, :n]).tolist(),
-            reverse_kl=kl[b, :n].tolist(),
-            teacher_top=[[(_token_text(tokenizer, int(i)), float(p)) for p, i in zip(top_p[b, t], top_i[b, t])]
-                         for t in range(n)],
-        ))
+        out.append(
+            TokenScores(
+                prompt=prompt,
+                tokens=[_token_text(tokenizer, i) for i in ids],
+                student_logprob=s_logp[b, :n].tolist(),
+                teacher_logprob=t_logp[b, :n].tolist(),
+                advantage=(t_logp[b, :n] - s_logp[b, :n]).tolist(),
+                reverse_kl=kl[b, :n].tolist(),
+                teacher_top=[
+                    [(_token_text(tokenizer, int(i)), float(p)) for p, i in zip(top_p[b, t], top_i[b, t])]
+                    for t in range(n)
+                ],
+            )
+        )
     return out
 
 
@@ -101,27 +113,47 @@ def tokens_html(scores: TokenScores, quantity: str = "advantage", scale: float =
     spans = []
     for t, token in enumerate(scores.tokens):
         value = scores.values(quantity)[t]
-        alternatives = ", ".join(f"{tok!r} {p:.0%}" for tok, p in scores.teacher_top[t]) if scores.teacher_top else ""
-        tip = (f"{quantity}={value:+.2f} | student logp={scores.student_logprob[t]:.2f} "
-               f"teacher logp={scores.teacher_logprob[t]:.2f} KL={scores.reverse_kl[t]:.2f} | teacher top: {alternatives}")
+        alternatives = (
+            ", ".join(f"{tok!r} {p:.0%}" for tok, p in scores.teacher_top[t]) if scores.teacher_top else ""
+        )
+        tip = (
+            f"{quantity}={value:+.2f} | student logp={scores.student_logprob[t]:.2f} "
+            f"teacher logp={scores.teacher_logprob[t]:.2f} KL={scores.reverse_kl[t]:.2f} | teacher top: {alternatives}"
+        )
         shown = "␣" if token == " " else token
-        spans.append(f'<span title="{html.escape(tip)}" style="background:{_color(value, quantity, scale)};'
-                     f'padding:2px 1px;margin:0 1px;border-radius:3px">{html.escape(shown)}</span>')
-    return (f'<div style="font-family:monospace;font-size:15px;line-height:2">'
-            f'<span style="color:#888">{html.escape(scores.prompt)}</span>{"".join(spans)}</div>')
+        spans.append(
+            f'<span title="{html.escape(tip)}" style="background:{_color(value, quantity, scale)};'
+            f'padding:2px 1px;margin:0 1px;border-radius:3px">{html.escape(shown)}</span>'
+        )
+    return (
+        f'<div style="font-family:monospace;font-size:15px;line-height:2">'
+        f'<span style="color:#888">{html.escape(scores.prompt)}</span>{"".join(spans)}</div>'
+    )
 
 
-def token_figure(ax, scores: TokenScores, quantity: str = "advantage", scale: float = 3.0, title: str | None = None):
+def token_figure(
+    ax, scores: TokenScores, quantity: str = "advantage", scale: float = 3.0, title: str | None = None
+):
     """A static version of ``tokens_html``: one coloured cell per token, its value written under it."""
     values = scores.values(quantity)
     for t, (token, value) in enumerate(zip(scores.tokens, values)):
         rgba = _color(value, quantity, scale)
         r, g, b, a = (float(x) for x in rgba[5:-1].split(","))
         ax.add_patch(Rectangle((t, 0), 0.95, 1, color=(r / 255, g / 255, b / 255, a)))
-        ax.text(t + 0.47, 0.55, "␣" if token == " " else token, ha="center", va="center", family="monospace", fontsize=11)
+        ax.text(
+            t + 0.47,
+            0.55,
+            "␣" if token == " " else token,
+            ha="center",
+            va="center",
+            family="monospace",
+            fontsize=11,
+        )
         ax.text(t + 0.47, -0.25, f"{value:.1f}", ha="center", va="center", fontsize=6, color="#555")
     ax.set_xlim(0, len(values))
     ax.set_ylim(-0.6, 1.1)
     ax.axis("off")
-    ax.set_title(title if title is not None else f"{scores.prompt} — {quantity} per token", fontsize=10, loc="left")
+    ax.set_title(
+        title if title is not None else f"{scores.prompt} — {quantity} per token", fontsize=10, loc="left"
+    )
     return ax

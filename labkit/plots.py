@@ -1,10 +1,18 @@
 """The lab's figures, as functions that draw on a matplotlib Axes (notebooks stay short)."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-METHOD_COLORS = {"sft": "#1f77b4", "rl": "#d62728", "opd": "#2ca02c", "opd-exact": "#17becf", "gkd": "#9467bd",
-                 "teacher": "#444444", "student": "#ff7f0e"}
+METHOD_COLORS = {
+    "sft": "#1f77b4",
+    "rl": "#d62728",
+    "opd": "#2ca02c",
+    "opd-exact": "#17becf",
+    "gkd": "#9467bd",
+    "teacher": "#444444",
+    "student": "#ff7f0e",
+}
 
 
 def accuracy_bars(ax, accuracies: dict[str, dict[str, float]], title: str = "held-out accuracy"):
@@ -15,10 +23,18 @@ def accuracy_bars(ax, accuracies: dict[str, dict[str, float]], title: str = "hel
     for k, kind in enumerate(kinds):
         xs = [i + (k - (len(kinds) - 1) / 2) * width for i in range(len(models))]
         values = [accuracies[m][kind] for m in models]
-        bars = ax.bar(xs, values, width, label=kind, alpha=0.55 + 0.45 * (k == 0),
-                      color=[METHOD_COLORS.get(m, "gray") for m in models])
+        bars = ax.bar(
+            xs,
+            values,
+            width,
+            label=kind,
+            alpha=0.55 + 0.45 * (k == 0),
+            color=[METHOD_COLORS.get(m, "gray") for m in models],
+        )
         for bar, v in zip(bars, values):
-            ax.text(bar.get_x() + bar.get_width() / 2, v + 0.01, f"{v:.1%}", ha="center", va="bottom", fontsize=8)
+            ax.text(
+                bar.get_x() + bar.get_width() / 2, v + 0.01, f"{v:.1%}", ha="center", va="bottom", fontsize=8
+            )
     ax.set_xticks(range(len(models)), models)
     ax.set_ylim(0, 1.1)
     ax.set_ylabel("accuracy")
@@ -30,7 +46,12 @@ def accuracy_bars(ax, accuracies: dict[str, dict[str, float]], title: str = "hel
 def token_bars(ax, tokens: list[str], values, ylabel: str, title: str = "", color="#2ca02c"):
     """One bar per token of a sequence, the token printed under its bar."""
     ax.bar(range(len(tokens)), values, color=color)
-    ax.set_xticks(range(len(tokens)), [repr(t)[1:-1] if t != " " else "␣" for t in tokens], fontsize=8, family="monospace")
+    ax.set_xticks(
+        range(len(tokens)),
+        [repr(t)[1:-1] if t != " " else "␣" for t in tokens],
+        fontsize=8,
+        family="monospace",
+    )
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.set_xlim(-0.6, len(tokens) - 0.4)
@@ -48,8 +69,16 @@ def moving_average(values: list[float], window: int) -> list[float]:
     return out
 
 
-def curves(ax, runs: dict[str, list[dict]], x: str = "step", y: str = "eval_accuracy", teacher: float | None = None,
-           logx: bool = False, title: str = "", smooth: int = 1):
+def curves(
+    ax,
+    runs: dict[str, list[dict]],
+    x: str = "step",
+    y: str = "eval_accuracy",
+    teacher: float | None = None,
+    logx: bool = False,
+    title: str = "",
+    smooth: int = 1,
+):
     """Training curves from histories: ``runs = {"sft": history, ...}`` using rows that carry ``y``.
 
     ``smooth`` > 1 draws a trailing moving average (per-step metrics are noisy).
@@ -57,7 +86,13 @@ def curves(ax, runs: dict[str, list[dict]], x: str = "step", y: str = "eval_accu
     for name, history in runs.items():
         rows = [r for r in history if y in r and r[y] is not None]
         ys = moving_average([r[y] for r in rows], smooth) if smooth > 1 else [r[y] for r in rows]
-        ax.plot([r[x] for r in rows], ys, label=name, color=METHOD_COLORS.get(name), marker="." if smooth == 1 else None)
+        ax.plot(
+            [r[x] for r in rows],
+            ys,
+            label=name,
+            color=METHOD_COLORS.get(name),
+            marker="." if smooth == 1 else None,
+        )
     if teacher is not None:
         ax.axhline(teacher, color=METHOD_COLORS["teacher"], ls="--", lw=1, label="teacher")
     if logx:

@@ -8,6 +8,7 @@ teacher's work counts, and whether it is priced in FLOPs or GPU-hours. Here the 
     seconds        wall seconds of the charged work on this machine (scoring is one parallel pass, sampling is sequential)
     episodes       sequences consumed (samples written, by the teacher or the student)
 """
+
 from __future__ import annotations
 
 from statistics import median
@@ -20,7 +21,9 @@ def _axis(curve: dict, accounting: str) -> list[float]:
         return curve[accounting]
     if "student_flops_curve" in curve:
         return curve["student_flops_curve"]
-    share = curve["student_flops"] / max(1.0, curve["flops"][-1])  # older results: pro-rate (each step costs alike)
+    share = curve["student_flops"] / max(
+        1.0, curve["flops"][-1]
+    )  # older results: pro-rate (each step costs alike)
     return [x * share for x in curve["flops"]]
 
 
@@ -59,8 +62,9 @@ def _seed_costs(entry: dict, accounting: str, level: float) -> list[float] | Non
     return None if any(c is None for c in costs) else costs
 
 
-def ratio_range(summary: dict, accounting: str, method: str, baseline: str = "opd",
-                level: float | None = None) -> tuple[float, float] | None:
+def ratio_range(
+    summary: dict, accounting: str, method: str, baseline: str = "opd", level: float | None = None
+) -> tuple[float, float] | None:
     """The lowest and highest ``cost(method) / cost(baseline)`` over every pair of seeds: how far 3 seeds pin a ratio.
 
     The median ratio of :func:`cost_ratios` can move a lot between two honest runs of the same experiment; this range
@@ -92,5 +96,8 @@ def pair_ratio(summary: dict, accounting: str, method: str, baseline: str = "opd
         return {"level": level, "ratio": None, "range": None}
     mine = cost_to_reach(summary["methods"][method], accounting, level)
     base = cost_to_reach(summary["methods"][baseline], accounting, level)
-    return {"level": level, "ratio": None if (mine is None or not base) else mine / base,
-            "range": ratio_range(summary, accounting, method, baseline, level)}
+    return {
+        "level": level,
+        "ratio": None if (mine is None or not base) else mine / base,
+        "range": ratio_range(summary, accounting, method, baseline, level),
+    }

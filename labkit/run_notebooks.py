@@ -6,6 +6,7 @@ Used by ``make run`` (full settings, rendered copies in outputs/) and by the
 test suite (``quick=True``), which reads back what each notebook recorded with
 :func:`labkit.notebook.record`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,9 @@ NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 KERNEL_NAME = "labkit-python"
 DATA = Path(__file__).resolve().parent.parent / "data"
 # No hub here: notebook 07 runs its real-model code path on the shipped HF-format folders (absolute paths).
-OFFLINE_PARAMETERS = {"07_scale_up.ipynb": {"student_model": str(DATA / "student"), "teacher_model": str(DATA / "teacher")}}
+OFFLINE_PARAMETERS = {
+    "07_scale_up.ipynb": {"student_model": str(DATA / "student"), "teacher_model": str(DATA / "teacher")}
+}
 
 
 class NotebookFailed(RuntimeError):
@@ -33,8 +36,11 @@ def ensure_kernel() -> str:
     root = Path(tempfile.gettempdir()) / f"labkit-kernels-{os.getuid()}"
     spec_dir = root / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "labkit (this Python)", "language": "python"}
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "labkit (this Python)",
+        "language": "python",
+    }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     paths = os.environ.get("JUPYTER_PATH", "")
     if str(root) not in paths.split(os.pathsep):
@@ -42,7 +48,9 @@ def ensure_kernel() -> str:
     return KERNEL_NAME
 
 
-def execute(notebook: str | Path, out: str | Path, parameters: dict | None = None, timeout: int = 1200) -> dict:
+def execute(
+    notebook: str | Path, out: str | Path, parameters: dict | None = None, timeout: int = 1200
+) -> dict:
     """Run ``notebook`` into ``out`` and return the results it recorded (merged, later wins)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -50,11 +58,20 @@ def execute(notebook: str | Path, out: str | Path, parameters: dict | None = Non
     notebook, out = Path(notebook), Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        papermill.execute_notebook(str(notebook), str(out), parameters=parameters or {}, kernel_name=ensure_kernel(),
-                                   cwd=str(notebook.parent), progress_bar=False, execution_timeout=timeout)
+        papermill.execute_notebook(
+            str(notebook),
+            str(out),
+            parameters=parameters or {},
+            kernel_name=ensure_kernel(),
+            cwd=str(notebook.parent),
+            progress_bar=False,
+            execution_timeout=timeout,
+        )
     except PapermillExecutionError as exc:
-        raise NotebookFailed(f"{notebook.name}: cell {exc.exec_count} raised {exc.ename}: {exc.evalue}\n"
-                             f"--- cell source ---\n{exc.source}") from None
+        raise NotebookFailed(
+            f"{notebook.name}: cell {exc.exec_count} raised {exc.ename}: {exc.evalue}\n"
+            f"--- cell source ---\n{exc.source}"
+        ) from None
     return read_results(out)
 
 
@@ -75,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("notebooks", nargs="*", help="notebooks to run (default: all in notebooks/)")
     p.add_argument("--out", default="outputs", help="folder for the executed copies")
     p.add_argument("--quick", action="store_true", help="small settings, as the tests use")
-    p.add_argument("--hub", action="store_true", help="let notebook 07 download its default hub models (needs network)")
+    p.add_argument(
+        "--hub", action="store_true", help="let notebook 07 download its default hub models (needs network)"
+    )
     args = p.parse_args(argv)
     paths = [Path(n) for n in args.notebooks] or sorted(NOTEBOOK_DIR.glob("*.ipynb"))
     failed = 0

@@ -5,11 +5,12 @@ log-prob recorded for each sampled token equals what a separate forward pass
 over the finished sequence computes for it. ``token_logprobs`` is that
 separate pass; training and teacher scoring use it.
 """
+
 from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +44,7 @@ def logprobs_of(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     return torch.log_softmax(logits, dim=-1).gather(-1, tokens[..., None]).squeeze(-1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cache_kwarg(model_class) -> str:
     """transformers 5 calls the KV cache argument ``cache``; 4.x calls it ``past_key_values``."""
     params = inspect.signature(model_class.forward).parameters
@@ -82,9 +83,13 @@ def sample(
     transformers' forward and cache. Both give the same tokens and log-probs (to float rounding).
     """
     if prompt_ids.dim() != 2:
-        raise LabkitError(f"prompt_ids must be a [batch, length] tensor of token ids, got shape {tuple(prompt_ids.shape)}")
+        raise LabkitError(
+            f"prompt_ids must be a [batch, length] tensor of token ids, got shape {tuple(prompt_ids.shape)}"
+        )
     if eos_token_id is None or pad_token_id is None:
-        raise LabkitError("the tokenizer needs an eos and a pad token to sample (set tokenizer.pad_token = tokenizer.eos_token)")
+        raise LabkitError(
+            "the tokenizer needs an eos and a pad token to sample (set tokenizer.pad_token = tokenizer.eos_token)"
+        )
     if temperature < 0:
         raise LabkitError(f"temperature must be > 0 (or 0 for greedy decoding), got {temperature}")
     if max_new_tokens < 1:
@@ -94,8 +99,10 @@ def sample(
     device = next(model.parameters()).device
     prompt_ids = prompt_ids.to(device)
     if generator is not None and generator.device != device:
-        raise LabkitError(f"the sampling generator is on {generator.device} but the model is on {device}; "
-                          f"create it with torch.Generator(device='{device}')")
+        raise LabkitError(
+            f"the sampling generator is on {generator.device} but the model is on {device}; "
+            f"create it with torch.Generator(device='{device}')"
+        )
     if fast and unsupported_reason(model) is None:
         decoder = Decoder(model, batch, prompt_length + max_new_tokens, vocab_size)
         forward = lambda ids, position: decoder.step(ids)  # noqa: E731
@@ -103,8 +110,14 @@ def sample(
         cache, kwarg = DynamicCache(config=model.config), _cache_kwarg(type(model))
 
         def forward(ids, position):
-            kwargs = {} if position is None else {"position_ids": torch.full((batch, 1), position, device=device)}
-            return model(input_ids=ids, use_cache=True, **kwargs, **{kwarg: cache}).logits[:, -1, :vocab_size].float()
+            kwargs = (
+                {} if position is None else {"position_ids": torch.full((batch, 1), position, device=device)}
+            )
+            return (
+                model(input_ids=ids, use_cache=True, **kwargs, **{kwarg: cache})
+                .logits[:, -1, :vocab_size]
+                .float()
+            )
 
     tokens = torch.full((batch, max_new_tokens), pad_token_id, dtype=torch.long, device=device)
     logprobs = torch.zeros(batch, max_new_tokens, device=device)
@@ -132,11 +145,19 @@ def sample(
 
     length = int(mask.sum(dim=0).nonzero().max()) + 1 if mask.any() else 1
     sequences = torch.cat([prompt_ids, tokens[:, :length]], dim=1)
-    return Rollout(sequences, prompt_length, mask[:, :length], logprobs[:, :length], temperature, forward_tokens)
+    return Rollout(
+        sequences, prompt_length, mask[:, :length], logprobs[:, :length], temperature, forward_tokens
+    )
 
 
-def token_logprobs(model, sequences: torch.Tensor, prompt_length: int, temperature: float = 1.0, return_logits: bool = False,
-                   vocab_size: int | None = None):
+def token_logprobs(
+    model,
+    sequences: torch.Tensor,
+    prompt_length: int,
+    temperature: float = 1.0,
+    return_logits: bool = False,
+    vocab_size: int | None = None,
+):
     """Log-prob of every completion token under ``model`` in one forward pass.
 
     Returns ``[B, T]`` log-probs (and the ``[B, T, V]`` float logits of the
@@ -144,7 +165,11 @@ def token_logprobs(model, sequences: torch.Tensor, prompt_length: int, temperatu
     called outside ``torch.no_grad``.
     """
     _check_context(model, sequences.shape[1])
-    logits = model(input_ids=sequences[:, :-1], use_cache=False).logits[:, prompt_length - 1 :, :vocab_size].float()  # [B, T, V]
+    logits = (
+        model(input_ids=sequences[:, :-1], use_cache=False)
+        .logits[:, prompt_length - 1 :, :vocab_size]
+        .float()
+    )  # [B, T, V]
     if temperature not in (0, 1):
         logits = logits / temperature
     targets = sequences[:, prompt_length:]  # [B, T]

@@ -24,6 +24,7 @@ Knobs (all in :class:`AdditionTask`):
 The verifier gives reward 1 only for a correct final answer and 0 for anything
 else, malformed output included.
 """
+
 from __future__ import annotations
 
 import random

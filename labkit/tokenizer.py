@@ -5,6 +5,7 @@ the tokenizer itself (like Llama's), ``<eos>`` ends a completion, ``<pad>``
 fills a batch. It saves and loads with ``save_pretrained`` /
 ``AutoTokenizer.from_pretrained`` exactly like a hub tokenizer.
 """
+
 from __future__ import annotations
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors

@@ -14,6 +14,7 @@ comparison is fair by construction.
     gkd        student (lmbda) or     generalized JSD(beta)            mixed
                teacher/reference
 """
+
 from __future__ import annotations
 
 import copy
@@ -21,19 +22,19 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
 
 from . import objectives
+from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint, write_json_atomic, write_text_atomic
 from .encoding import decode_completions, encode_completions, encode_prompts
 from .errors import LabkitError
-from .flops import ComputeLedger
 from .evaluate import evaluate
-from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint, write_json_atomic, write_text_atomic
+from .flops import ComputeLedger
 from .models import check_compatible, save
 from .sampling import logprobs_of, sample, token_logprobs
 from .task import AdditionTask
@@ -107,7 +108,7 @@ class TrainConfig:
     eval_points: int = 8
     """with flop_budget: evaluate at this many evenly spaced fractions of the budget"""
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Raise a LabkitError naming the first bad field and how to fix it."""
         if self.method not in METHODS:
             raise LabkitError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
@@ -141,9 +142,18 @@ class TrainConfig:
         if not 0.0 <= self.kl_discount_factor <= 1.0:
             raise LabkitError(f"kl_discount_factor must lie in [0, 1], got {self.kl_discount_factor!r}")
         if self.method == "rl" and self.group_size < 2:
-            raise LabkitError("rl needs group_size >= 2: advantages compare samples of one prompt, and a group of one "
-                              "always has advantage 0 (nothing is learned)")
-        for name in ("max_grad_norm", "weight_decay", "kl_coef", "advantage_clip", "kl_penalty_coef", "flop_budget"):
+            raise LabkitError(
+                "rl needs group_size >= 2: advantages compare samples of one prompt, and a group of one "
+                "always has advantage 0 (nothing is learned)"
+            )
+        for name in (
+            "max_grad_norm",
+            "weight_decay",
+            "kl_coef",
+            "advantage_clip",
+            "kl_penalty_coef",
+            "flop_budget",
+        ):
             if getattr(self, name) < 0:
                 raise LabkitError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         return self
@@ -161,7 +171,11 @@ class TrainConfig:
         tree = ast.parse(source)
         docs, body = {}, tree.body[0].body
         for node, following in zip(body, body[1:]):
-            if isinstance(node, ast.AnnAssign) and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant)
+            ):
                 docs[node.target.id] = str(following.value.value)
         return docs
 
@@ -210,7 +224,9 @@ def learning_rate_at(config: TrainConfig, step: int, flops: float = 0.0) -> floa
     if config.flop_budget > 0:
         progress = flops / config.flop_budget
     else:
-        progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps - 1)  # 1.0 on the last step
+        progress = (step - config.warmup_steps) / max(
+            1, config.steps - config.warmup_steps - 1
+        )  # 1.0 on the last step
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return config.learning_rate * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
 
@@ -218,12 +234,23 @@ def learning_rate_at(config: TrainConfig, step: int, flops: float = 0.0) -> floa
 class Trainer:
     """Runs one method on one student; ``run()`` returns the history and writes metrics.jsonl."""
 
-    def __init__(self, config: TrainConfig, student, tokenizer, task: AdditionTask, teacher=None, out_dir=None,
-                 on_step: Callable[[int, StepBatch, dict], None] | None = None, progress: bool = True,
-                 teacher_tokenizer=None):
+    def __init__(
+        self,
+        config: TrainConfig,
+        student,
+        tokenizer,
+        task: AdditionTask,
+        teacher=None,
+        out_dir=None,
+        on_step: Callable[[int, StepBatch, dict], None] | None = None,
+        progress: bool = True,
+        teacher_tokenizer=None,
+    ):
         self.config = config.validate()
         if config.needs_teacher() and teacher is None:
-            raise LabkitError(f"method {config.method!r} needs a teacher model; pass teacher=... (e.g. data/teacher)")
+            raise LabkitError(
+                f"method {config.method!r} needs a teacher model; pass teacher=... (e.g. data/teacher)"
+            )
         self.student, self.tokenizer, self.task, self.teacher = student, tokenizer, task, teacher
         if teacher is not None:
             check_compatible(tokenizer, teacher_tokenizer or tokenizer, student, teacher)
@@ -239,11 +266,14 @@ class Trainer:
             self.reference = copy.deepcopy(student).eval().requires_grad_(False)
         torch.manual_seed(config.seed)
         self.device = next(student.parameters()).device
-        self.vocab_size = len(tokenizer)  # output layers may be padded beyond the tokenizer; compare on real tokens
+        self.vocab_size = len(
+            tokenizer
+        )  # output layers may be padded beyond the tokenizer; compare on real tokens
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.rng = random.Random(config.seed)
-        self.optimizer = torch.optim.AdamW(student.parameters(), lr=learning_rate_at(config, 0),
-                                           weight_decay=config.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            student.parameters(), lr=learning_rate_at(config, 0), weight_decay=config.weight_decay
+        )
         self.history: list[dict] = []
         self.seconds = 0.0  # wall time of the charged work only (no monitoring, no evaluation)
         self.episodes = 0
@@ -251,41 +281,73 @@ class Trainer:
 
     # -- where the tokens come from ---------------------------------------------------------
     def _prompts(self, step: int):
-        problems = self.task.problems(self.config.batch_size, "train", seed=self.config.seed * 1_000_003 + step)
+        problems = self.task.problems(
+            self.config.batch_size, "train", seed=self.config.seed * 1_000_003 + step
+        )
         return [p for p in problems for _ in range(self.config.group_size)]
 
     def _student_samples(self, problems, generator=None, charge: bool = True) -> StepBatch:
         prompts = encode_prompts(self.tokenizer, [p.prompt for p in problems])
         self.student.eval()
-        rollout = sample(self.student, prompts, self.max_new_tokens, self.tokenizer.eos_token_id,
-                         self.tokenizer.pad_token_id, self.config.temperature, generator or self.generator,
-                         vocab_size=self.vocab_size)
+        rollout = sample(
+            self.student,
+            prompts,
+            self.max_new_tokens,
+            self.tokenizer.eos_token_id,
+            self.tokenizer.pad_token_id,
+            self.config.temperature,
+            generator or self.generator,
+            vocab_size=self.vocab_size,
+        )
         self.student.train()
         if charge:
             length = rollout.sequences.shape[1]
             self.ledger.add_forward("student_sampling", self.student, rollout.forward_tokens, length / 2)
         texts = decode_completions(self.tokenizer, rollout.completion_ids, rollout.completion_mask)
         rewards = torch.tensor([self.task.reward(p, t) for p, t in zip(problems, texts)])
-        return StepBatch(problems, rollout.sequences, rollout.prompt_length, rollout.completion_mask, True,
-                         sampling_logprobs=rollout.logprobs, rewards=rewards)
+        return StepBatch(
+            problems,
+            rollout.sequences,
+            rollout.prompt_length,
+            rollout.completion_mask,
+            True,
+            sampling_logprobs=rollout.logprobs,
+            rewards=rewards,
+        )
 
     def _off_policy_samples(self, problems) -> StepBatch:
         prompts = encode_prompts(self.tokenizer, [p.prompt for p in problems])
         if self.config.sft_data == "reference":
             solutions = [self.task.solution(p, self.rng) for p in problems]
-            ids, mask = encode_completions(self.tokenizer, [s for s, _ in solutions], [m for _, m in solutions])
+            ids, mask = encode_completions(
+                self.tokenizer, [s for s, _ in solutions], [m for _, m in solutions]
+            )
             return StepBatch(problems, torch.cat([prompts, ids], dim=1), prompts.shape[1], mask, False)
-        rollout = sample(self.teacher, prompts, self.max_new_tokens, self.tokenizer.eos_token_id,
-                         self.tokenizer.pad_token_id, self.config.teacher_temperature, self.generator,
-                         vocab_size=self.vocab_size)
-        self.ledger.add_forward("teacher_sampling", self.teacher, rollout.forward_tokens, rollout.sequences.shape[1] / 2)
+        rollout = sample(
+            self.teacher,
+            prompts,
+            self.max_new_tokens,
+            self.tokenizer.eos_token_id,
+            self.tokenizer.pad_token_id,
+            self.config.teacher_temperature,
+            self.generator,
+            vocab_size=self.vocab_size,
+        )
+        self.ledger.add_forward(
+            "teacher_sampling", self.teacher, rollout.forward_tokens, rollout.sequences.shape[1] / 2
+        )
         return StepBatch(problems, rollout.sequences, rollout.prompt_length, rollout.completion_mask, False)
 
     def _teacher_logits(self, batch: StepBatch, charge: bool) -> torch.Tensor:
         """One parallel teacher pass over the batch: logits [B, T, V] at the positions that predict completions."""
         with torch.no_grad():
-            _, logits = token_logprobs(self.teacher, batch.sequences, batch.prompt_length, return_logits=True,
-                                       vocab_size=self.vocab_size)
+            _, logits = token_logprobs(
+                self.teacher,
+                batch.sequences,
+                batch.prompt_length,
+                return_logits=True,
+                vocab_size=self.vocab_size,
+            )
         if charge:
             n, length = batch.sequences.shape
             self.ledger.add_forward("teacher_scoring", self.teacher, n * (length - 1), length / 2)
@@ -297,7 +359,11 @@ class Trainer:
         if c.method == "sft":
             return self._off_policy_samples(problems)
         if c.method == "gkd":
-            batch = self._student_samples(problems) if self.rng.random() < c.lmbda else self._off_policy_samples(problems)
+            batch = (
+                self._student_samples(problems)
+                if self.rng.random() < c.lmbda
+                else self._off_policy_samples(problems)
+            )
             batch.teacher_logits = self._teacher_logits(batch, charge=True)
             return batch
         batch = self._student_samples(problems)
@@ -314,9 +380,12 @@ class Trainer:
     def opd_advantages(self, batch: StepBatch) -> torch.Tensor:
         """Per-token advantages [B, T] of on-policy distillation from the batch's teacher logits (with clipping)."""
         c = self.config
-        teacher_logp = logprobs_of(batch.teacher_logits / c.teacher_temperature, batch.sequences[:, batch.prompt_length:])
-        advantages = objectives.opd_advantages(batch.sampling_logprobs, teacher_logp, batch.mask,
-                                               c.kl_penalty_coef, c.kl_discount_factor)
+        teacher_logp = logprobs_of(
+            batch.teacher_logits / c.teacher_temperature, batch.sequences[:, batch.prompt_length :]
+        )
+        advantages = objectives.opd_advantages(
+            batch.sampling_logprobs, teacher_logp, batch.mask, c.kl_penalty_coef, c.kl_discount_factor
+        )
         if c.advantage_clip > 0:
             advantages = advantages.clamp(-c.advantage_clip, c.advantage_clip)
         return advantages
@@ -326,24 +395,44 @@ class Trainer:
         c = self.config
         # one student distribution for every batch of a method: the tempered one for the methods that sample it
         temperature = 1.0 if c.method == "sft" else c.temperature
-        logprobs, logits = token_logprobs(self.student, batch.sequences, batch.prompt_length, temperature,
-                                          return_logits=True, vocab_size=self.vocab_size)
+        logprobs, logits = token_logprobs(
+            self.student,
+            batch.sequences,
+            batch.prompt_length,
+            temperature,
+            return_logits=True,
+            vocab_size=self.vocab_size,
+        )
         n, length = batch.sequences.shape
         self.ledger.add_forward("student_train", self.student, n * (length - 1), length / 2, backward=True)
         if c.method == "sft":
             loss = objectives.sft_loss(logprobs, batch.mask)
         elif c.method in ("rl", "opd"):
-            loss = objectives.importance_sampling_loss(logprobs, batch.sampling_logprobs, batch.advantages, batch.mask)
+            loss = objectives.importance_sampling_loss(
+                logprobs, batch.sampling_logprobs, batch.advantages, batch.mask
+            )
             if self.reference is not None:
                 with torch.no_grad():
-                    _, reference_logits = token_logprobs(self.reference, batch.sequences, batch.prompt_length, temperature,
-                                                         return_logits=True, vocab_size=self.vocab_size)
+                    _, reference_logits = token_logprobs(
+                        self.reference,
+                        batch.sequences,
+                        batch.prompt_length,
+                        temperature,
+                        return_logits=True,
+                        vocab_size=self.vocab_size,
+                    )
                 self.ledger.add_forward("reference", self.reference, n * (length - 1), length / 2)
-                loss = loss + c.kl_coef * objectives.masked_mean(objectives.reverse_kl(logits, reference_logits), batch.mask)
+                loss = loss + c.kl_coef * objectives.masked_mean(
+                    objectives.reverse_kl(logits, reference_logits), batch.mask
+                )
         elif c.method == "opd-exact":
-            loss = objectives.masked_mean(objectives.reverse_kl(logits, batch.teacher_logits / c.teacher_temperature), batch.mask)
+            loss = objectives.masked_mean(
+                objectives.reverse_kl(logits, batch.teacher_logits / c.teacher_temperature), batch.mask
+            )
         else:  # gkd
-            divergence = objectives.generalized_jsd(logits, batch.teacher_logits / c.teacher_temperature, c.beta)
+            divergence = objectives.generalized_jsd(
+                logits, batch.teacher_logits / c.teacher_temperature, c.beta
+            )
             loss = objectives.masked_mean(divergence, batch.mask)
         return loss, logits
 
@@ -360,25 +449,45 @@ class Trainer:
             return {"reward": float(batch.rewards.mean())} if batch.on_policy else {}
         with torch.no_grad():
             if not batch.on_policy:
-                problems = self.task.problems(self.config.monitor_size, "train", seed=-(self.config.seed * 1_000_003 + step) - 1)
+                problems = self.task.problems(
+                    self.config.monitor_size, "train", seed=-(self.config.seed * 1_000_003 + step) - 1
+                )
                 generator = torch.Generator(device=self.device).manual_seed(self.config.seed * 7919 + step)
                 batch = self._student_samples(problems, generator, charge=False)
                 student_logits = None
             if student_logits is None or self.config.temperature != 1.0:
-                _, student_logits = token_logprobs(self.student, batch.sequences, batch.prompt_length, return_logits=True,
-                                                   vocab_size=self.vocab_size)
-            row = {"reward": float(batch.rewards.mean()),
-                   "entropy": float(objectives.masked_mean(objectives.entropy(student_logits), batch.mask))}
+                _, student_logits = token_logprobs(
+                    self.student,
+                    batch.sequences,
+                    batch.prompt_length,
+                    return_logits=True,
+                    vocab_size=self.vocab_size,
+                )
+            row = {
+                "reward": float(batch.rewards.mean()),
+                "entropy": float(objectives.masked_mean(objectives.entropy(student_logits), batch.mask)),
+            }
             if self.teacher is not None:
-                teacher_logits = batch.teacher_logits if batch.teacher_logits is not None and batch.on_policy \
+                teacher_logits = (
+                    batch.teacher_logits
+                    if batch.teacher_logits is not None and batch.on_policy
                     else self._teacher_logits(batch, charge=False)
-                row["teacher_kl"] = float(objectives.masked_mean(objectives.reverse_kl(student_logits, teacher_logits),
-                                                                 batch.mask))
+                )
+                row["teacher_kl"] = float(
+                    objectives.masked_mean(objectives.reverse_kl(student_logits, teacher_logits), batch.mask)
+                )
         return row
 
     def evaluate(self) -> float:
-        result = evaluate(self.student, self.tokenizer, self.task, n=self.config.eval_n, seed=EVAL_SEED,
-                          temperature=self.config.eval_temperature, progress=False)
+        result = evaluate(
+            self.student,
+            self.tokenizer,
+            self.task,
+            n=self.config.eval_n,
+            seed=EVAL_SEED,
+            temperature=self.config.eval_temperature,
+            progress=False,
+        )
         return result.accuracy
 
     def _write(self, row: dict) -> None:
@@ -388,8 +497,13 @@ class Trainer:
                 f.write(json.dumps(row) + "\n")
 
     def _ledger_row(self) -> dict:
-        return {"flops": self.ledger.total, "teacher_flops": self.ledger.teacher, "student_flops": self.ledger.student,
-                "seconds": self.seconds, "episodes": self.episodes}
+        return {
+            "flops": self.ledger.total,
+            "teacher_flops": self.ledger.teacher,
+            "student_flops": self.ledger.student,
+            "seconds": self.seconds,
+            "episodes": self.episodes,
+        }
 
     def _start(self, resume: bool) -> int:
         """Prepare OUT and return the last finished step (0 for a fresh run)."""
@@ -406,7 +520,11 @@ class Trainer:
             write_json_atomic(self.out_dir / "config.json", asdict(self.config))
             return 0
         step = load_checkpoint(self)
-        rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()] if metrics.exists() else []
+        rows = (
+            [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+            if metrics.exists()
+            else []
+        )
         self.history = [row for row in rows if row["step"] <= step]  # drop what came after the checkpoint
         write_text_atomic(metrics, "".join(json.dumps(row) + "\n" for row in self.history))
         return step
@@ -415,15 +533,27 @@ class Trainer:
         """Train to ``config.steps``; with ``resume`` continue from OUT/checkpoint exactly as if never stopped."""
         c = self.config
         done = self._start(resume)
-        prompt_tokens = len(self.tokenizer(self.task.problems(1, "train", seed=c.seed)[0].prompt)["input_ids"])
-        if self.max_new_tokens + prompt_tokens > getattr(self.student.config, "max_position_embeddings", 10**9):
-            raise LabkitError(f"prompts of {prompt_tokens} tokens plus max_new_tokens={self.max_new_tokens} "
-                              f"exceed the student's context of {self.student.config.max_position_embeddings}; "
-                              "lower max_new_tokens or use a model with a longer context")
+        prompt_tokens = len(
+            self.tokenizer(self.task.problems(1, "train", seed=c.seed)[0].prompt)["input_ids"]
+        )
+        if self.max_new_tokens + prompt_tokens > getattr(
+            self.student.config, "max_position_embeddings", 10**9
+        ):
+            raise LabkitError(
+                f"prompts of {prompt_tokens} tokens plus max_new_tokens={self.max_new_tokens} "
+                f"exceed the student's context of {self.student.config.max_position_embeddings}; "
+                "lower max_new_tokens or use a model with a longer context"
+            )
         self.student.train()
         if done == 0:
             self._write({"step": 0, "eval_accuracy": self.evaluate(), **self._ledger_row()})
-        bar = tqdm(range(done + 1, c.steps + 1), desc=c.method, disable=not self.progress, initial=done, total=c.steps)
+        bar = tqdm(
+            range(done + 1, c.steps + 1),
+            desc=c.method,
+            disable=not self.progress,
+            initial=done,
+            total=c.steps,
+        )
         for step in bar:
             self.step = step
             flops_before = self.ledger.total
@@ -441,8 +571,10 @@ class Trainer:
                 if self.out_dir is not None and (self.out_dir / CHECKPOINT / "trainer_state.json").exists():
                     saved = json.loads((self.out_dir / CHECKPOINT / "trainer_state.json").read_text())["step"]
                     kept = f" The last good checkpoint (step {saved}) is in {self.out_dir / CHECKPOINT}."
-                raise LabkitError(f"the loss became {loss.item()} at step {step} ({c.method}); training stopped.{kept} "
-                                  f"Lower learning_rate (now {c.learning_rate:g}) or raise warmup_steps")
+                raise LabkitError(
+                    f"the loss became {loss.item()} at step {step} ({c.method}); training stopped.{kept} "
+                    f"Lower learning_rate (now {c.learning_rate:g}) or raise warmup_steps"
+                )
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if c.max_grad_norm > 0:
@@ -450,12 +582,20 @@ class Trainer:
             self.optimizer.step()
             self.seconds += time.perf_counter() - started
             self.episodes += batch.sequences.shape[0]
-            row = {"step": step, "loss": loss.item(), "lr": lr,
-                   "tokens": int(batch.mask.sum()), **monitor, **self._ledger_row()}
+            row = {
+                "step": step,
+                "loss": loss.item(),
+                "lr": lr,
+                "tokens": int(batch.mask.sum()),
+                **monitor,
+                **self._ledger_row(),
+            }
             spent = self.ledger.total / c.flop_budget if c.flop_budget else 0.0
             if c.flop_budget and step == 1 and spent > 1.0:
-                raise LabkitError(f"the FLOP budget {c.flop_budget:.3g} is below the cost of one {c.method} step "
-                                  f"({self.ledger.total:.3g} FLOPs); raise the budget or lower batch_size/group_size")
+                raise LabkitError(
+                    f"the FLOP budget {c.flop_budget:.3g} is below the cost of one {c.method} step "
+                    f"({self.ledger.total:.3g} FLOPs); raise the budget or lower batch_size/group_size"
+                )
             last = step == c.steps or spent >= 1.0
             eval_due = c.eval_every and step % c.eval_every == 0
             if c.flop_budget:
@@ -471,15 +611,33 @@ class Trainer:
             if last:
                 break
         if c.flop_budget and self.ledger.total < c.flop_budget:
-            raise LabkitError(f"{c.method} reached its step cap ({c.steps}) after {self.ledger.total:.3g} of the "
-                              f"{c.flop_budget:.3g} FLOP budget; raise steps or lower the budget")
+            raise LabkitError(
+                f"{c.method} reached its step cap ({c.steps}) after {self.ledger.total:.3g} of the "
+                f"{c.flop_budget:.3g} FLOP budget; raise steps or lower the budget"
+            )
         if self.out_dir is not None:
-            save(self.student, self.tokenizer, self.out_dir / "final",
-                 extra={"task": asdict(self.task), "train": asdict(c), "final_accuracy": self.history[-1]["eval_accuracy"]})
+            save(
+                self.student,
+                self.tokenizer,
+                self.out_dir / "final",
+                extra={
+                    "task": asdict(self.task),
+                    "train": asdict(c),
+                    "final_accuracy": self.history[-1]["eval_accuracy"],
+                },
+            )
         return TrainResult(self.history, self.ledger, c, self.out_dir)
 
 
-def train(config: TrainConfig, student, tokenizer, task: AdditionTask, teacher=None, out_dir=None, resume: bool = False,
-          **kwargs) -> TrainResult:
+def train(
+    config: TrainConfig,
+    student,
+    tokenizer,
+    task: AdditionTask,
+    teacher=None,
+    out_dir=None,
+    resume: bool = False,
+    **kwargs,
+) -> TrainResult:
     """Train ``student`` in place with ``config.method``; see :class:`Trainer`."""
     return Trainer(config, student, tokenizer, task, teacher, out_dir, **kwargs).run(resume=resume)

@@ -3,6 +3,7 @@
 Standard ipywidgets only (Dropdown, IntSlider, ToggleButtons, HTML), so it renders in JupyterLab, Jupyter
 Notebook and Colab alike.
 """
+
 from __future__ import annotations
 
 import html
@@ -18,21 +19,37 @@ class TokenExplorer(widgets.VBox):
     def __init__(self, snapshots: dict[str, list[dict]], quantity: str = "advantage"):
         self.snapshots = {m: s for m, s in snapshots.items() if s}
         if not self.snapshots:
-            raise ValueError("no snapshots to explore: run a comparison (labkit.compare.run_comparison) first")
+            raise ValueError(
+                "no snapshots to explore: run a comparison (labkit.compare.run_comparison) first"
+            )
         first = next(iter(self.snapshots))
         self.method = widgets.Dropdown(options=list(self.snapshots), value=first, description="method")
-        self.step = widgets.IntSlider(min=0, max=len(self.snapshots[first]) - 1, value=0, description="evaluation",
-                                      continuous_update=True)
-        self.sample = widgets.IntSlider(min=0, max=len(self.snapshots[first][0]["scores"]) - 1, value=0,
-                                        description="sample")
-        self.quantity = widgets.ToggleButtons(options=list(QUANTITIES), value=quantity, description="colour by")
+        self.step = widgets.IntSlider(
+            min=0,
+            max=len(self.snapshots[first]) - 1,
+            value=0,
+            description="evaluation",
+            continuous_update=True,
+        )
+        self.sample = widgets.IntSlider(
+            min=0, max=len(self.snapshots[first][0]["scores"]) - 1, value=0, description="sample"
+        )
+        self.quantity = widgets.ToggleButtons(
+            options=list(QUANTITIES), value=quantity, description="colour by"
+        )
         self.caption = widgets.HTML()
         self.tokens = widgets.HTML()
         self.tokens.add_class("labkit-tokens")
         for control in (self.method, self.step, self.sample, self.quantity):
             control.observe(self._refresh, names="value")
-        super().__init__([widgets.HBox([self.method, self.quantity]), widgets.HBox([self.step, self.sample]),
-                          self.caption, self.tokens])
+        super().__init__(
+            [
+                widgets.HBox([self.method, self.quantity]),
+                widgets.HBox([self.step, self.sample]),
+                self.caption,
+                self.tokens,
+            ]
+        )
         self.add_class("labkit-explorer")
         self._refresh()
 
@@ -43,8 +60,10 @@ class TokenExplorer(widgets.VBox):
         self.sample.max = len(snap["scores"]) - 1
         scores = snap["scores"][min(self.sample.value, len(snap["scores"]) - 1)]
         values = scores.values(self.quantity.value)
-        self.caption.value = (f"<b>{html.escape(self.method.value)}</b> after step {snap['step']} "
-                              f"({snap['flops']:.2e} FLOPs) — mean {self.quantity.value} {sum(values) / len(values):+.3f}; "
-                              "red: the student is more sure of this token than the teacher (advantage < 0), green: less sure; "
-                              "hover a token for every score")
+        self.caption.value = (
+            f"<b>{html.escape(self.method.value)}</b> after step {snap['step']} "
+            f"({snap['flops']:.2e} FLOPs) — mean {self.quantity.value} {sum(values) / len(values):+.3f}; "
+            "red: the student is more sure of this token than the teacher (advantage < 0), green: less sure; "
+            "hover a token for every score"
+        )
         self.tokens.value = tokens_html(scores, self.quantity.value)

@@ -4,6 +4,7 @@ Same interface as :class:`labkit.task.AdditionTask` — ``problems``, ``solution
 ``max_completion_length`` — so the one training loop runs on it unchanged. Prompts differ in length, so
 train with ``batch_size=1`` (one prompt, ``group_size`` samples per step) or let ``evaluate`` group them.
 """
+
 from __future__ import annotations
 
 import random
@@ -13,13 +14,22 @@ from dataclasses import dataclass
 NAMES = ["Ava", "Ben", "Chen", "Dara", "Eli", "Fatima", "Goran", "Hana", "Ivan", "Jun", "Kofi", "Lena"]
 ITEMS = ["apples", "books", "marbles", "stickers", "pencils", "cookies", "stamps", "shells"]
 TEMPLATES = [
-    ("{name} has {a} {item} and buys {b} more. How many {item} does {name} have now?", lambda a, b: a + b,
-     "{a} + {b} = {ans}"),
-    ("{name} had {s} {item} and gave {b} to a friend. How many {item} are left?", lambda a, b: a,
-     "{s} - {b} = {ans}"),
+    (
+        "{name} has {a} {item} and buys {b} more. How many {item} does {name} have now?",
+        lambda a, b: a + b,
+        "{a} + {b} = {ans}",
+    ),
+    (
+        "{name} had {s} {item} and gave {b} to a friend. How many {item} are left?",
+        lambda a, b: a,
+        "{s} - {b} = {ans}",
+    ),
     ("A box holds {a} {item}. How many {item} are in {b} boxes?", lambda a, b: a * b, "{a} * {b} = {ans}"),
-    ("{name} shares {p} {item} equally among {b} friends. How many {item} does each friend get?", lambda a, b: a,
-     "{p} / {b} = {ans}"),
+    (
+        "{name} shares {p} {item} equally among {b} friends. How many {item} does each friend get?",
+        lambda a, b: a,
+        "{p} / {b} = {ans}",
+    ),
 ]
 ANSWER_MARK = "####"
 
@@ -62,8 +72,9 @@ class WordProblemTask:
         return out
 
     def solution(self, problem: WordProblem, rng: random.Random | None = None) -> tuple[str, list[int]]:
-        work = TEMPLATES[problem.template][2].format(a=problem.a, b=problem.b, s=problem.a + problem.b,
-                                                     p=problem.a * problem.b, ans=problem.answer)
+        work = TEMPLATES[problem.template][2].format(
+            a=problem.a, b=problem.b, s=problem.a + problem.b, p=problem.a * problem.b, ans=problem.answer
+        )
         text = f" {work}. {ANSWER_MARK} {problem.answer}"
         return text, [1] * len(text)
 

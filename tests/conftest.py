@@ -21,7 +21,9 @@ def tokenizer():
 def tiny_sizes():
     from labkit.models import ModelSize
 
-    return ModelSize(n_layer=1, d_model=32, n_head=2, d_mlp=64), ModelSize(n_layer=2, d_model=48, n_head=2, d_mlp=96)
+    return ModelSize(n_layer=1, d_model=32, n_head=2, d_mlp=64), ModelSize(
+        n_layer=2, d_model=48, n_head=2, d_mlp=96
+    )
 
 
 @pytest.fixture()

@@ -1,4 +1,5 @@
 """Start and stop a Jupyter server for the tests that talk to one (test_lab_server, test_browser)."""
+
 import os
 import signal
 import socket
@@ -18,8 +19,12 @@ def free_port() -> int:
 
 def private_env(tmp_path, **extra) -> dict:
     """This environment with Jupyter's config, runtime and data folders inside ``tmp_path``."""
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-           "JUPYTER_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+    }
     env.pop("JUPYTER_TOKEN", None)
     env.update(extra)
     return env
@@ -27,8 +32,15 @@ def private_env(tmp_path, **extra) -> dict:
 
 def start(command: list[str], env: dict, status_url: str, cwd=None, timeout: float = 90) -> subprocess.Popen:
     """Run ``command`` in its own process group and wait until ``status_url`` answers (any HTTP status)."""
-    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + timeout
     while True:
         try:

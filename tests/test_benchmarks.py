@@ -1,4 +1,5 @@
 """The README shows what the committed benchmark files say, not numbers typed by hand."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -23,7 +24,9 @@ def test_the_readme_shows_the_committed_tables():
     readme = (ROOT / "README.md").read_text()
     for name in ("table.md", "regimes_sweep.md"):
         lines = _table_lines((RESULTS / name).read_text())
-        assert lines and all(line in readme for line in lines), f"README is out of step with benchmarks/results/{name}"
+        assert lines and all(line in readme for line in lines), (
+            f"README is out of step with benchmarks/results/{name}"
+        )
 
 
 def test_the_readme_quotes_the_measured_headline_time():

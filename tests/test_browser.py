@@ -4,6 +4,7 @@ Needs Debian's chromium (`apt-get install chromium`; .ci/run installs it) and th
 drives it through executable_path (no browser download). Without them the test skips, saying which is missing.
 Screenshots land in outputs/browser/.
 """
+
 import os
 import shutil
 import sys
@@ -46,8 +47,16 @@ def lab_server(tmp_path):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, workdir / "explorer.ipynb")
     port = free_port()
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-               f"--IdentityProvider.token={TOKEN}", f"--notebook-dir={workdir}"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--notebook-dir={workdir}",
+    ]
     if os.getuid() == 0:
         command.append("--allow-root")
     base = f"http://127.0.0.1:{port}"
@@ -59,18 +68,31 @@ def lab_server(tmp_path):
 def test_explorer_widget_renders_and_reacts_in_jupyterlab(lab_server):
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium; .ci/run does it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the Python playwright package is not installed")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the Python playwright package is not installed"
+    )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+    flags = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+    ]
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=flags)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(f"{lab_server}/lab/tree/explorer.ipynb?token={TOKEN}", timeout=90_000)
             page.wait_for_selector(".jp-Notebook", timeout=90_000)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-mod-idle, "
-                                   "#jp-main-statusbar", timeout=90_000)
+            page.wait_for_selector(
+                ".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-mod-idle, #jp-main-statusbar",
+                timeout=90_000,
+            )
             time.sleep(2)  # let the kernel connect
             page.get_by_role("menuitem", name="Run", exact=True).click()
             page.get_by_text("Run All Cells", exact=True).click()
@@ -82,12 +104,18 @@ def test_explorer_widget_renders_and_reacts_in_jupyterlab(lab_server):
             assert "span" in before and explorer.is_visible()
 
             page.locator(".labkit-explorer select").first.select_option("teacher")
-            page.wait_for_function("(old) => document.querySelector('.labkit-explorer .labkit-tokens').innerHTML !== old",
-                                   arg=before, timeout=30_000)
+            page.wait_for_function(
+                "(old) => document.querySelector('.labkit-explorer .labkit-tokens').innerHTML !== old",
+                arg=before,
+                timeout=30_000,
+            )
             after_method = tokens.inner_html()
             page.locator(".labkit-explorer .widget-toggle-buttons button", has_text="reverse_kl").click()
-            page.wait_for_function("(old) => document.querySelector('.labkit-explorer .labkit-tokens').innerHTML !== old",
-                                   arg=after_method, timeout=30_000)
+            page.wait_for_function(
+                "(old) => document.querySelector('.labkit-explorer .labkit-tokens').innerHTML !== old",
+                arg=after_method,
+                timeout=30_000,
+            )
             page.screenshot(path=str(ARTIFACTS / "explorer_teacher_reverse_kl.png"), full_page=True)
             assert tokens.inner_html() not in (before, after_method)
         except Exception:

@@ -1,4 +1,5 @@
 """The command line: JSON out, one readable line and a non-zero exit on bad input."""
+
 import json
 import subprocess
 import sys
@@ -11,7 +12,9 @@ from .conftest import DATA, ROOT
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "labkit", *args], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "labkit", *args], capture_output=True, text=True, cwd=ROOT, timeout=600
+    )
 
 
 def test_eval_prints_one_json_object():
@@ -22,13 +25,19 @@ def test_eval_prints_one_json_object():
     assert 0.9 <= result["accuracy"] <= 1.0
 
 
-@pytest.mark.parametrize("args,message", [
-    (["eval", "--model", "/no/such/folder"], "does not exist"),
-    (["eval", "--model", "data/teacher", "--n", "0"], "--n must be at least 1"),
-    (["train", "--method", "ppo", "--steps", "2", "--out", "/tmp/x"], "unknown method 'ppo'"),
-    (["train", "--method", "opd", "--steps", "0", "--out", "/tmp/x"], "steps must be"),
-    (["train", "--method", "opd", "--temperature", "-1", "--steps", "2", "--out", "/tmp/x"], "temperature must be > 0"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["eval", "--model", "/no/such/folder"], "does not exist"),
+        (["eval", "--model", "data/teacher", "--n", "0"], "--n must be at least 1"),
+        (["train", "--method", "ppo", "--steps", "2", "--out", "/tmp/x"], "unknown method 'ppo'"),
+        (["train", "--method", "opd", "--steps", "0", "--out", "/tmp/x"], "steps must be"),
+        (
+            ["train", "--method", "opd", "--temperature", "-1", "--steps", "2", "--out", "/tmp/x"],
+            "temperature must be > 0",
+        ),
+    ],
+)
 def test_bad_input_exits_non_zero_with_one_readable_line(args, message, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
@@ -38,22 +47,70 @@ def test_bad_input_exits_non_zero_with_one_readable_line(args, message, capsys):
 def test_bad_input_from_a_shell_gives_exit_code_2_and_no_traceback():
     proc = _run("train", "--method", "opd", "--steps", "-1", "--out", "/tmp/x")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines() == ["labkit: error: steps must be a whole number of at least 1, got -1"]
+    assert proc.stderr.strip().splitlines() == [
+        "labkit: error: steps must be a whole number of at least 1, got -1"
+    ]
 
 
 @pytest.mark.parametrize("method", ["sft", "rl", "opd-exact", "gkd"])
 def test_every_method_trains_through_the_cli(method, tmp_path, capsys):
-    assert main(["train", "--method", method, "--steps", "2", "--batch-size", "4", "--group-size", "2",
-                 "--eval-n", "16", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--method",
+                method,
+                "--steps",
+                "2",
+                "--batch-size",
+                "4",
+                "--group-size",
+                "2",
+                "--eval-n",
+                "16",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert rows[-1]["step"] == 2 and {"loss", "reward", "teacher_kl", "entropy", "tokens", "flops", "seconds"} <= set(rows[-1])
+    assert rows[-1]["step"] == 2 and {
+        "loss",
+        "reward",
+        "teacher_kl",
+        "entropy",
+        "tokens",
+        "flops",
+        "seconds",
+    } <= set(rows[-1])
     assert (tmp_path / "final" / "config.json").exists()
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["method"] == method
 
 
 def test_on_policy_distillation_lowers_teacher_kl_within_40_steps(tmp_path, capsys):
-    assert main(["train", "--method", "opd", "--steps", "40", "--seed", "0", "--out", str(tmp_path), "--eval-n", "64",
-                 "--learning-rate", "3e-4", "--warmup-steps", "5"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--method",
+                "opd",
+                "--steps",
+                "40",
+                "--seed",
+                "0",
+                "--out",
+                str(tmp_path),
+                "--eval-n",
+                "64",
+                "--learning-rate",
+                "3e-4",
+                "--warmup-steps",
+                "5",
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()][1:]
     first = sum(r["teacher_kl"] for r in rows[:8]) / 8
     last = sum(r["teacher_kl"] for r in rows[-8:]) / 8

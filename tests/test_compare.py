@@ -1,4 +1,5 @@
 """The comparison runs its runs side by side in worker processes without changing a single number."""
+
 import subprocess
 import sys
 
@@ -11,7 +12,9 @@ SMALL = dict(methods=("sft", "opd"), seeds=1, budget=2e10, eval_n=32, eval_point
 
 
 def test_results_do_not_depend_on_the_number_of_workers():
-    summaries = {w: summarize(run_comparison(CompareConfig(workers=w, **SMALL), progress=False)) for w in (1, 2)}
+    summaries = {
+        w: summarize(run_comparison(CompareConfig(workers=w, **SMALL), progress=False)) for w in (1, 2)
+    }
     for method in SMALL["methods"]:
         one, two = summaries[1]["methods"][method], summaries[2]["methods"][method]
         assert one["curves"][0]["accuracy"] == two["curves"][0]["accuracy"]
@@ -27,8 +30,10 @@ def test_bad_workers_is_refused():
 
 def test_a_script_without_a_main_guard_gets_told_how_to_fix_it(tmp_path):
     script = tmp_path / "race.py"
-    script.write_text("from labkit.compare import CompareConfig, run_comparison\n"
-                      f"run_comparison(CompareConfig(workers=2, **{SMALL!r}), progress=False)\n")
+    script.write_text(
+        "from labkit.compare import CompareConfig, run_comparison\n"
+        f"run_comparison(CompareConfig(workers=2, **{SMALL!r}), progress=False)\n"
+    )
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
     assert 'if __name__ == "__main__":' in done.stderr and "workers=1" in done.stderr

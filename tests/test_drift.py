@@ -1,4 +1,5 @@
 """Drift measurements on constructed cases."""
+
 import math
 
 import torch
@@ -27,7 +28,9 @@ def test_a_divergence_planted_at_position_k_is_found_at_k():
     student, tokens, mask = _case()
     teacher = student.clone()
     teacher[:, k] = -20.0
-    teacher[:, k].scatter_(-1, ((tokens[:, k] + 1) % 6)[:, None], 20.0)  # the teacher insists on another token at k
+    teacher[:, k].scatter_(
+        -1, ((tokens[:, k] + 1) % 6)[:, None], 20.0
+    )  # the teacher insists on another token at k
     profile = drift_from_logits(student, teacher, tokens, mask)
     assert profile.first_unlikely == [k] * 8
     assert max(range(10), key=lambda t: profile.reverse_kl[t]) == k
@@ -55,7 +58,10 @@ def test_a_model_does_not_drift_from_itself(tokenizer, tiny_student):
 def test_error_compounding_counts_steps_after_a_first_mistake():
     p = Problem(357, 489, "357+489=")
     result = error_compounding([p, p], ["7+9+0=16;5+8+1=14;3+4+1=8;846", "7+9+0=15;5+8+1=14;3+4+1=9;945"], 3)
-    assert (result.clean_steps, result.clean_errors) == (4, 1)  # 3 clean steps of the first, the mistaken first step
+    assert (result.clean_steps, result.clean_errors) == (
+        4,
+        1,
+    )  # 3 clean steps of the first, the mistaken first step
     # after the first mistake: 5+8+1=14 is right given the carry it inherited, 3+4+1=9 is a new mistake
     assert (result.after_error_steps, result.after_error_errors) == (2, 1)
     assert result.first_error_column == [0] and math.isclose(result.ratio, 0.5 / 0.25)

@@ -1,4 +1,5 @@
 """The fast decoder (labkit.fastdecode) computes what transformers computes: same tokens, same log-probs."""
+
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, Qwen2Config, Qwen3Config
@@ -16,15 +17,32 @@ def _both_paths(model, tokenizer, temperature, max_new_tokens=30):
     out = []
     for fast in (True, False):
         gen = torch.Generator().manual_seed(3)
-        out.append(sample(model, _prompts(tokenizer), max_new_tokens, tokenizer.eos_token_id, tokenizer.pad_token_id,
-                          temperature, gen, fast=fast))
+        out.append(
+            sample(
+                model,
+                _prompts(tokenizer),
+                max_new_tokens,
+                tokenizer.eos_token_id,
+                tokenizer.pad_token_id,
+                temperature,
+                gen,
+                fast=fast,
+            )
+        )
     return out
 
 
 def _random(config_class, tokenizer, **extra):
     torch.manual_seed(0)
-    config = config_class(vocab_size=len(tokenizer), hidden_size=48, intermediate_size=96, num_hidden_layers=2,
-                          num_attention_heads=4, max_position_embeddings=64, **extra)
+    config = config_class(
+        vocab_size=len(tokenizer),
+        hidden_size=48,
+        intermediate_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=64,
+        **extra,
+    )
     return AutoModelForCausalLM.from_config(config).eval()
 
 
@@ -54,18 +72,30 @@ def test_shipped_models_agree_bit_for_bit(shipped):
     """The headline's numbers do not depend on which path sampled them."""
     for role in ("student", "teacher"):
         assert unsupported_reason(shipped[role]) is None
-        fast, slow = _both_paths(shipped[role], shipped["tokenizer"], 1.0, shipped["task"].max_completion_length)
+        fast, slow = _both_paths(
+            shipped[role], shipped["tokenizer"], 1.0, shipped["task"].max_completion_length
+        )
         assert torch.equal(fast.sequences, slow.sequences) and torch.equal(fast.logprobs, slow.logprobs)
 
 
 def test_other_layouts_fall_back_to_transformers(tokenizer):
-    gpt2 = AutoModelForCausalLM.from_config(GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=1, n_head=2,
-                                                       n_positions=64)).eval()
+    gpt2 = AutoModelForCausalLM.from_config(
+        GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=1, n_head=2, n_positions=64)
+    ).eval()
     assert "gpt2" in unsupported_reason(gpt2)
-    rollout = sample(gpt2, _prompts(tokenizer, 4), 8, tokenizer.eos_token_id, tokenizer.pad_token_id, 1.0,
-                     torch.Generator().manual_seed(0))
+    rollout = sample(
+        gpt2,
+        _prompts(tokenizer, 4),
+        8,
+        tokenizer.eos_token_id,
+        tokenizer.pad_token_id,
+        1.0,
+        torch.Generator().manual_seed(0),
+    )
     assert rollout.sequences.shape[0] == 4
-    dynamic = _random(LlamaConfig, tokenizer, rope_parameters={"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0})
+    dynamic = _random(
+        LlamaConfig, tokenizer, rope_parameters={"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0}
+    )
     assert "dynamic" in unsupported_reason(dynamic)
 
 

@@ -1,4 +1,5 @@
 """`make lab` starts a JupyterLab that asks for a token and serves the lab's notebooks."""
+
 import json
 import urllib.error
 import urllib.request
@@ -24,10 +25,19 @@ def make_lab(tmp_path):
 
     def launch(token_env: str | None):
         port = free_port()
-        env = private_env(tmp_path, BROWSER="true", **({} if token_env is None else {"JUPYTER_TOKEN": token_env}))
+        env = private_env(
+            tmp_path, BROWSER="true", **({} if token_env is None else {"JUPYTER_TOKEN": token_env})
+        )
         # -o: take the installed .venv as up to date; the test runs inside it
-        command = ["make", "-s", "-o", ".venv/.labkit-installed", "lab", f"PORT={port}",
-                   "LAB_ARGS=--no-browser --ServerApp.ip=127.0.0.1"]
+        command = [
+            "make",
+            "-s",
+            "-o",
+            ".venv/.labkit-installed",
+            "lab",
+            f"PORT={port}",
+            "LAB_ARGS=--no-browser --ServerApp.ip=127.0.0.1",
+        ]
         base = f"http://127.0.0.1:{port}"
         started.append(start(command, env, f"{base}/api/status", cwd=ROOT))
         return base

@@ -1,4 +1,5 @@
 """Every notebook runs under papermill with quick=True, and reports sane results."""
+
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,9 @@ def check_01(r):
 
 
 def check_02(r):
-    assert r["final_accuracy"] >= r["start_accuracy"] + 0.1  # SFT on teacher samples helps this student quickly
+    assert (
+        r["final_accuracy"] >= r["start_accuracy"] + 0.1
+    )  # SFT on teacher samples helps this student quickly
     assert r["teacher_kl_end"] < r["teacher_kl_start"]
     assert 0 <= r["clean_error_rate"] <= 1 and 0 <= r["after_error_rate"] <= 1
     assert r["teacher_flops"] > 0  # the teacher wrote every training token
@@ -56,7 +59,9 @@ def check_00(r):
 def check_06(r):
     assert r["knowledge_after_midtrain"] > r["knowledge_start"]  # mid-training teaches the facts
     assert r["skill_after_midtrain"] < r["skill_start"] - 0.3  # ... and costs the skill
-    assert r["skill_after_distill"] > r["skill_after_mix"]  # distilling from the earlier self brings the skill back
+    assert (
+        r["skill_after_distill"] > r["skill_after_mix"]
+    )  # distilling from the earlier self brings the skill back
     assert len(r["rows"]) == 4
 
 
@@ -82,9 +87,17 @@ def check_08(r):
     assert r["sweep_entropy"]["no-style-entropy"] < 0.2 * r["sweep_entropy"]["shipped"]
 
 
-CHECKS = {"00_start_here.ipynb": check_00, "01_task_and_teacher.ipynb": check_01, "02_sft.ipynb": check_02, "03_rl.ipynb": check_03,
-          "04_on_policy_distillation.ipynb": check_04, "05_side_by_side.ipynb": check_05,
-          "06_continual_learning.ipynb": check_06, "07_scale_up.ipynb": check_07, "08_when_does_it_win.ipynb": check_08}
+CHECKS = {
+    "00_start_here.ipynb": check_00,
+    "01_task_and_teacher.ipynb": check_01,
+    "02_sft.ipynb": check_02,
+    "03_rl.ipynb": check_03,
+    "04_on_policy_distillation.ipynb": check_04,
+    "05_side_by_side.ipynb": check_05,
+    "06_continual_learning.ipynb": check_06,
+    "07_scale_up.ipynb": check_07,
+    "08_when_does_it_win.ipynb": check_08,
+}
 
 
 RECORDED: dict[str, dict] = {}  # results of this session's runs, for the determinism test
@@ -93,7 +106,11 @@ RECORDED: dict[str, dict] = {}  # results of this session's runs, for the determ
 @pytest.mark.notebook
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_executes_and_reports_sane_results(notebook, tmp_path):
-    results = execute(notebook, tmp_path / notebook.name, {"quick": True, "seed": 0, **OFFLINE_PARAMETERS.get(notebook.name, {})})
+    results = execute(
+        notebook,
+        tmp_path / notebook.name,
+        {"quick": True, "seed": 0, **OFFLINE_PARAMETERS.get(notebook.name, {})},
+    )
     RECORDED[notebook.name] = results
     assert notebook.name in CHECKS, f"add a check of {notebook.name}'s recorded results to CHECKS"
     assert results, f"{notebook.name} recorded no results (call labkit.notebook.record)"

@@ -1,20 +1,28 @@
 """Cost ratios under each accounting, on a constructed comparison whose answer is known."""
+
 import pytest
 
 from labkit.regimes import common_level, cost_ratios, cost_to_reach
 
 
 def _curve(xs, accuracy, student_share):
-    return {"flops": xs, "seconds": [x / 1e9 for x in xs], "episodes": [x / 1e8 for x in xs], "accuracy": accuracy,
-            "student_flops": xs[-1] * student_share}
+    return {
+        "flops": xs,
+        "seconds": [x / 1e9 for x in xs],
+        "episodes": [x / 1e8 for x in xs],
+        "accuracy": accuracy,
+        "student_flops": xs[-1] * student_share,
+    }
 
 
-SUMMARY = {"methods": {
-    # opd reaches 0.6 at 2e10 total FLOPs, a quarter of them the student's
-    "opd": {"curves": [_curve([0, 1e10, 2e10, 4e10], [0.3, 0.5, 0.6, 0.7], 0.25)] * 2},
-    # rl reaches 0.6 only at 4e10 total, all of them the student's
-    "rl": {"curves": [_curve([0, 2e10, 4e10, 8e10], [0.3, 0.5, 0.6, 0.65], 1.0)] * 2},
-}}
+SUMMARY = {
+    "methods": {
+        # opd reaches 0.6 at 2e10 total FLOPs, a quarter of them the student's
+        "opd": {"curves": [_curve([0, 1e10, 2e10, 4e10], [0.3, 0.5, 0.6, 0.7], 0.25)] * 2},
+        # rl reaches 0.6 only at 4e10 total, all of them the student's
+        "rl": {"curves": [_curve([0, 2e10, 4e10, 8e10], [0.3, 0.5, 0.6, 0.65], 1.0)] * 2},
+    }
+}
 
 
 def test_common_level_is_the_lowest_final_accuracy():
@@ -36,10 +44,22 @@ def test_the_accounting_decides_the_ratio():
 def test_ratio_range_spans_every_pair_of_seeds():
     from labkit.regimes import ratio_range
 
-    summary = {"methods": {
-        "opd": {"curves": [_curve([0, 1e10, 2e10], [0.3, 0.6, 0.7], 0.25), _curve([0, 2e10, 4e10], [0.3, 0.6, 0.7], 0.25)]},
-        "rl": {"curves": [_curve([0, 3e10, 6e10], [0.3, 0.6, 0.7], 1.0), _curve([0, 6e10, 9e10], [0.3, 0.6, 0.7], 1.0)]},
-    }}
+    summary = {
+        "methods": {
+            "opd": {
+                "curves": [
+                    _curve([0, 1e10, 2e10], [0.3, 0.6, 0.7], 0.25),
+                    _curve([0, 2e10, 4e10], [0.3, 0.6, 0.7], 0.25),
+                ]
+            },
+            "rl": {
+                "curves": [
+                    _curve([0, 3e10, 6e10], [0.3, 0.6, 0.7], 1.0),
+                    _curve([0, 6e10, 9e10], [0.3, 0.6, 0.7], 1.0),
+                ]
+            },
+        }
+    }
     low, high = ratio_range(summary, "flops", "rl", level=0.6)
     assert (low, high) == pytest.approx((3e10 / 2e10, 6e10 / 1e10))
     assert low <= cost_ratios(summary, level=0.6)["flops"]["rl"] <= high
@@ -49,12 +69,18 @@ def test_ratio_range_spans_every_pair_of_seeds():
 def test_pairs_are_priced_at_their_own_level_and_never_at_the_start():
     from labkit.regimes import pair_level, pair_ratio
 
-    summary = {"methods": {
-        "opd": {"curves": [_curve([0, 1e10, 2e10], [0.1, 0.3, 0.4], 0.25)]},
-        "rl": {"curves": [_curve([0, 1e10, 2e10], [0.1, 0.4, 0.7], 1.0)]},
-        "sft": {"curves": [_curve([0, 1e10, 2e10], [0.1, 0.1, 0.05], 1.0)]},  # never improves
-    }}
+    summary = {
+        "methods": {
+            "opd": {"curves": [_curve([0, 1e10, 2e10], [0.1, 0.3, 0.4], 0.25)]},
+            "rl": {"curves": [_curve([0, 1e10, 2e10], [0.1, 0.4, 0.7], 1.0)]},
+            "sft": {"curves": [_curve([0, 1e10, 2e10], [0.1, 0.1, 0.05], 1.0)]},  # never improves
+        }
+    }
     assert common_level(summary) == 0.05 and pair_level(summary, "rl") == 0.4
     priced = pair_ratio(summary, "flops", "rl")
-    assert priced["level"] == 0.4 and priced["ratio"] == pytest.approx(0.5) and priced["range"] == pytest.approx((0.5, 0.5))
+    assert (
+        priced["level"] == 0.4
+        and priced["ratio"] == pytest.approx(0.5)
+        and priced["range"] == pytest.approx((0.5, 0.5))
+    )
     assert pair_ratio(summary, "flops", "sft")["ratio"] is None

@@ -1,10 +1,11 @@
 """The repository's conventions: set-up files in step, notebooks clean and Colab-ready."""
+
 import json
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from labkit.notebook import REPO_URL, colab_ref
 
@@ -41,8 +42,9 @@ def test_notebook_is_committed_without_outputs(notebook):
     nb = json.loads(notebook.read_text())
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
-            assert cell.get("outputs") == [] and cell.get("execution_count") is None, \
+            assert cell.get("outputs") == [] and cell.get("execution_count") is None, (
                 f"{notebook.name} has outputs; clear them before committing (Edit > Clear Outputs of All Cells)"
+            )
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
@@ -55,7 +57,9 @@ def test_notebook_has_parameters_badge_and_colab_install_cell(notebook):
     assert re.search(r"^seed = 0$", source, re.M) and re.search(r"^quick = False$", source, re.M)
     repo = REPO_URL.removeprefix("https://github.com/")
     badge = f"https://colab.research.google.com/github/{repo}/blob/main/notebooks/{notebook.name}"
-    assert badge in "".join(cells[0]["source"]), f"{notebook.name}: the first cell needs a Colab badge to {badge}"
+    assert badge in "".join(cells[0]["source"]), (
+        f"{notebook.name}: the first cell needs a Colab badge to {badge}"
+    )
     first_code = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
     assert "google.colab" in first_code and REPO_URL in first_code
     # the install is pinned to this release's tag, never a moving branch, and keeps Colab's torch

@@ -13,7 +13,15 @@ def _prompts(tokenizer, n=32):
 @pytest.mark.parametrize("temperature", [1.0, 0.7, 1.5])
 def test_sampled_logprobs_match_a_separate_forward_pass(tokenizer, tiny_teacher, temperature):
     gen = torch.Generator().manual_seed(0)
-    rollout = sample(tiny_teacher, _prompts(tokenizer), 30, tokenizer.eos_token_id, tokenizer.pad_token_id, temperature, gen)
+    rollout = sample(
+        tiny_teacher,
+        _prompts(tokenizer),
+        30,
+        tokenizer.eos_token_id,
+        tokenizer.pad_token_id,
+        temperature,
+        gen,
+    )
     with torch.no_grad():
         recomputed = token_logprobs(tiny_teacher, rollout.sequences, rollout.prompt_length, temperature)
     assert rollout.completion_mask.sum() > 100
@@ -22,7 +30,9 @@ def test_sampled_logprobs_match_a_separate_forward_pass(tokenizer, tiny_teacher,
 
 def test_completion_mask_covers_tokens_up_to_and_including_eos(tokenizer, tiny_teacher):
     gen = torch.Generator().manual_seed(3)
-    rollout = sample(tiny_teacher, _prompts(tokenizer), 40, tokenizer.eos_token_id, tokenizer.pad_token_id, 1.0, gen)
+    rollout = sample(
+        tiny_teacher, _prompts(tokenizer), 40, tokenizer.eos_token_id, tokenizer.pad_token_id, 1.0, gen
+    )
     for ids, mask in zip(rollout.completion_ids.tolist(), rollout.completion_mask.tolist()):
         n = int(sum(mask))
         assert mask == [1.0] * n + [0.0] * (len(mask) - n)  # contiguous from the start
@@ -32,7 +42,9 @@ def test_completion_mask_covers_tokens_up_to_and_including_eos(tokenizer, tiny_t
 
 
 def test_greedy_decoding_takes_the_argmax(tokenizer, tiny_teacher):
-    rollout = sample(tiny_teacher, _prompts(tokenizer, 4), 10, tokenizer.eos_token_id, tokenizer.pad_token_id, 0.0)
+    rollout = sample(
+        tiny_teacher, _prompts(tokenizer, 4), 10, tokenizer.eos_token_id, tokenizer.pad_token_id, 0.0
+    )
     with torch.no_grad():
         logits = tiny_teacher(rollout.sequences).logits[:, rollout.prompt_length - 1 : -1]
     chosen = logits.argmax(-1)
@@ -41,8 +53,18 @@ def test_greedy_decoding_takes_the_argmax(tokenizer, tiny_teacher):
 
 
 def test_sampling_is_seeded(tokenizer, tiny_teacher):
-    runs = [sample(tiny_teacher, _prompts(tokenizer), 20, tokenizer.eos_token_id, tokenizer.pad_token_id, 1.0,
-                   torch.Generator().manual_seed(7)).sequences for _ in range(2)]
+    runs = [
+        sample(
+            tiny_teacher,
+            _prompts(tokenizer),
+            20,
+            tokenizer.eos_token_id,
+            tokenizer.pad_token_id,
+            1.0,
+            torch.Generator().manual_seed(7),
+        ).sequences
+        for _ in range(2)
+    ]
     assert torch.equal(*runs)
 
 

@@ -1,4 +1,5 @@
 """The checkpoints the lab ships: the teacher is strong, the student clearly worse but not hopeless."""
+
 import json
 
 from labkit.evaluate import evaluate
@@ -7,7 +8,9 @@ from .conftest import DATA
 
 
 def test_shipped_teacher_reaches_98_percent_greedy_on_held_out_problems(shipped):
-    result = evaluate(shipped["teacher"], shipped["tokenizer"], shipped["task"], n=500, seed=11, temperature=0.0)
+    result = evaluate(
+        shipped["teacher"], shipped["tokenizer"], shipped["task"], n=500, seed=11, temperature=0.0
+    )
     assert result.accuracy >= 0.98
 
 
@@ -21,7 +24,9 @@ def test_shipped_student_is_clearly_worse_than_the_teacher(shipped):
 def test_shipped_checkpoints_are_hf_format_safetensors_with_their_recipe():
     for role in ("teacher", "student"):
         folder = DATA / role
-        assert {"config.json", "model.safetensors", "tokenizer.json", "labkit.json"} <= {p.name for p in folder.iterdir()}
+        assert {"config.json", "model.safetensors", "tokenizer.json", "labkit.json"} <= {
+            p.name for p in folder.iterdir()
+        }
         assert not [p for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pkl")]
         meta = json.loads((folder / "labkit.json").read_text())
         assert meta["role"] == role and "task" in meta and "train" in meta

@@ -60,17 +60,20 @@ def test_mistaken_steps_are_masked_and_followed_by_a_correction():
         offset += len(step) + 1
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("7+9+0=16;5+8+1=14;3+4+1=8;846", 846),
-    ("846", 846),
-    ("7+9+0=16, 846", 846),
-    ("...;845!846", 846),
-    ("7+9+0=16;5+8+1=14;3+4+1=8;", None),
-    ("7+9+0=16", None),
-    ("", None),
-    ("84 6", None),
-    ("８４６", None),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("7+9+0=16;5+8+1=14;3+4+1=8;846", 846),
+        ("846", 846),
+        ("7+9+0=16, 846", 846),
+        ("...;845!846", 846),
+        ("7+9+0=16;5+8+1=14;3+4+1=8;", None),
+        ("7+9+0=16", None),
+        ("", None),
+        ("84 6", None),
+        ("８４６", None),
+    ],
+)
 def test_final_answer_parsing(text, expected):
     assert final_answer(text) == expected
 
@@ -101,7 +104,11 @@ def test_check_steps_judges_each_step_locally():
 
     p = Problem(357, 489, "357+489=")
     assert check_steps(p, "7+9+0=16;5+8+1=14;3+4+1=8;846", 3) == [True, True, True]
-    assert check_steps(p, "9+7+0=16, 8+5+1=14, 4+3+1=8, 846", 3) == [True, True, True]  # style does not matter
+    assert check_steps(p, "9+7+0=16, 8+5+1=14, 4+3+1=8, 846", 3) == [
+        True,
+        True,
+        True,
+    ]  # style does not matter
     # a wrong sum in column 0, then a step that consistently uses the carry it wrote: only the first is a mistake
     assert check_steps(p, "7+9+0=6;5+8+0=13;3+4+1=8;836", 3) == [False, True, True]
     assert check_steps(p, "7+9+0=16;5+8+1=14", 3) == [True, None, None]

@@ -5,7 +5,15 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from labkit.errors import LabkitError
-from labkit.models import STUDENT_SIZE, TEACHER_SIZE, build_model, check_compatible, count_parameters, load, save
+from labkit.models import (
+    STUDENT_SIZE,
+    TEACHER_SIZE,
+    build_model,
+    check_compatible,
+    count_parameters,
+    load,
+    save,
+)
 from labkit.tokenizer import build_tokenizer
 
 
@@ -43,7 +51,9 @@ def test_saved_model_loads_through_from_pretrained_with_identical_outputs(tokeni
     assert json.loads((tmp_path / "m" / "labkit.json").read_text())["task"] == {"digits": 2}
 
 
-def test_save_replaces_an_existing_checkpoint_and_leaves_no_temporary_folder(tokenizer, tiny_student, tiny_teacher, tmp_path):
+def test_save_replaces_an_existing_checkpoint_and_leaves_no_temporary_folder(
+    tokenizer, tiny_student, tiny_teacher, tmp_path
+):
     save(tiny_student, tokenizer, tmp_path / "m")
     save(tiny_teacher, tokenizer, tmp_path / "m")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]

@@ -1,10 +1,13 @@
 """Property tests: the parser and verifier never crash, and only a correct final answer scores 1."""
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labkit.task import AdditionTask, Problem, check_steps, final_answer, reward
 
-problems = st.builds(lambda a, b: Problem(a, b, f"{a:03d}+{b:03d}="), st.integers(0, 999), st.integers(0, 999))
+problems = st.builds(
+    lambda a, b: Problem(a, b, f"{a:03d}+{b:03d}="), st.integers(0, 999), st.integers(0, 999)
+)
 task_alphabet = st.text(alphabet="0123456789+=;,! ", max_size=60)
 
 
@@ -32,8 +35,13 @@ def test_the_right_final_number_scores_whatever_precedes_it(problem, prefix):
 
 
 @settings(max_examples=200, deadline=None)
-@given(a=st.integers(0, 99999), b=st.integers(0, 99999), style=st.floats(0, 1), corrections=st.floats(0, 1),
-       seed=st.integers(0, 10**6))
+@given(
+    a=st.integers(0, 99999),
+    b=st.integers(0, 99999),
+    style=st.floats(0, 1),
+    corrections=st.floats(0, 1),
+    seed=st.integers(0, 10**6),
+)
 def test_every_reference_solution_verifies_and_judges_all_steps_right(a, b, style, corrections, seed):
     import random
 

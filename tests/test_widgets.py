@@ -1,4 +1,5 @@
 """The explorer widget reacts to its controls (the browser test checks that it renders)."""
+
 import pytest
 
 from labkit.pertoken import TokenScores
@@ -7,13 +8,30 @@ from labkit.widgets import TokenExplorer
 
 def _scores(prompt, tokens, advantage):
     n = len(tokens)
-    return TokenScores(prompt, tokens, [-0.1] * n, [-0.1 + a for a in advantage], advantage, [abs(a) for a in advantage],
-                       [[("1", 0.9), ("2", 0.1)]] * n)
+    return TokenScores(
+        prompt,
+        tokens,
+        [-0.1] * n,
+        [-0.1 + a for a in advantage],
+        advantage,
+        [abs(a) for a in advantage],
+        [[("1", 0.9), ("2", 0.1)]] * n,
+    )
 
 
 SNAPSHOTS = {
-    "opd": [{"step": 1, "flops": 1e9, "scores": [_scores("1+2=", list("3"), [-2.0]), _scores("2+2=", list("4"), [0.5])]},
-            {"step": 9, "flops": 9e9, "scores": [_scores("1+2=", list("3;"), [0.1, 0.0]), _scores("2+2=", list("5"), [-4.0])]}],
+    "opd": [
+        {
+            "step": 1,
+            "flops": 1e9,
+            "scores": [_scores("1+2=", list("3"), [-2.0]), _scores("2+2=", list("4"), [0.5])],
+        },
+        {
+            "step": 9,
+            "flops": 9e9,
+            "scores": [_scores("1+2=", list("3;"), [0.1, 0.0]), _scores("2+2=", list("5"), [-4.0])],
+        },
+    ],
     "sft": [{"step": 1, "flops": 2e9, "scores": [_scores("7+1=", list("8"), [0.0])]}],
 }
 
