@@ -24,7 +24,7 @@ test: $(STAMP)
 
 ## make run: execute every notebook at full settings into outputs/ (a rendered copy of the lab)
 run: $(STAMP)
-	$(BIN)/python -m labkit.run_notebooks --out outputs
+	$(BIN)/python -m labkit.tools.run_notebooks --out outputs
 
 ## make data: rebuild data/teacher and data/student from scratch (about 17 minutes on 2 cores)
 data: $(STAMP)

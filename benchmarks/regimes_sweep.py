@@ -16,7 +16,7 @@ New students learn from their teacher's samples (the shipped student's recipe) a
 (every 25 steps) where they reach the shipped student's start accuracy, so every race starts from the same success
 rate. Models are built into --work (reused if present). Writes benchmarks/results/regimes_sweep.json: per regime the
 teacher's accuracy and per-token entropy, the start accuracy, the race's summary and cost ratios under every
-accounting (labkit.regimes), and benchmarks/results/regimes_sweep.md, the table the README shows. Notebook 08 reads it.
+accounting (labkit.studies.costs), and benchmarks/results/regimes_sweep.md, the table the README shows. Notebook 08 reads it.
 """
 
 import argparse
@@ -27,14 +27,14 @@ from pathlib import Path
 
 import torch
 
-from labkit.build import STUDENT_RECIPE, TEACHER_RECIPE, final_report
-from labkit.checkpoint import write_json_atomic, write_text_atomic
-from labkit.compare import CompareConfig, run_comparison, summarize
+from labkit.tools.build import STUDENT_RECIPE, TEACHER_RECIPE, final_report
+from labkit.tools.checkpoint import write_json_atomic, write_text_atomic
+from labkit.studies.compare import CompareConfig, run_comparison, summarize
 from labkit.encoding import encode_prompts
 from labkit.evaluate import evaluate, task_of
 from labkit.models import STUDENT_SIZE, TEACHER_SIZE, ModelSize, build_model, count_parameters, load, save
 from labkit.objectives import entropy, masked_mean
-from labkit.regimes import ACCOUNTINGS, cost_ratios, pair_level, pair_ratio
+from labkit.studies.costs import ACCOUNTINGS, cost_ratios, pair_level, pair_ratio
 from labkit.sampling import sample, token_logprobs
 from labkit.tokenizer import build_tokenizer
 from labkit.train import EVAL_SEED, train

@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from labkit.compare import CompareConfig, compare_to_disk, format_table
+from labkit.studies.compare import CompareConfig, compare_to_disk, format_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

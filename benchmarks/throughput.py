@@ -6,7 +6,7 @@ Writes benchmarks/results/throughput.json:
   sampling_speedup_vs_hf_generate   labkit.sample (tokens + per-token log-probs) vs model.generate with
                                     output_scores + compute_transition_scores, same model, batch, length, temperature;
                                     sampling.*.labkit_transformers_forward_tokens_per_s is labkit.sample(fast=False),
-                                    the same loop through transformers' forward (what labkit.fastdecode saves)
+                                    the same loop through transformers' forward (what labkit.tools.fastdecode saves)
   train_step_speedup_vs_baseline    one labkit SFT update vs a plain forward(labels=...)/backward/AdamW step
   opd_step_breakdown                seconds of one on-policy distillation step by stage
   headline_wall_seconds             wall time of the committed side-by-side benchmark (benchmarks/results/side_by_side.json)
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import torch
 
-from labkit.checkpoint import write_json_atomic
+from labkit.tools.checkpoint import write_json_atomic
 from labkit.encoding import encode_prompts
 from labkit.evaluate import task_of
 from labkit.models import load
-from labkit.notebook import data_dir
+from labkit.tools.notebook import data_dir
 from labkit.sampling import sample
 from labkit.train import TrainConfig, Trainer
 

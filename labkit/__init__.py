@@ -1,17 +1,22 @@
 """labkit: watch SFT, RL and on-policy distillation train side by side on tiny language models.
 
-The package's parts, one file each:
+The core path, one file each, in the order a learner meets them:
 
-    task        the addition world, its knobs and its verifier
+    task        the addition world, its knobs and its verifier (and the Task interface other tasks follow)
     tokenizer   a character-level `transformers` fast tokenizer
+    encoding    strings to token tensors and back
     models      teacher and student: Llama configs, HF-format load/save
     sampling    batched KV-cache sampling with per-token log-probs
     objectives  the losses and advantages, each beside its equation
-    train       one training loop for every method, with a compute ledger
-    flops       the compute ledger
+    train       one training step for every method, and the loop around it
+    flops       the compute ledger: teacher and student FLOPs counted apart
     evaluate    held-out accuracy
-    notebook    helpers the notebooks share (recording results, Colab)
-    cli         python -m labkit {eval,train,build-data}
+    pertoken    the teacher as a process reward model: a score for every token the student writes
+    plots       the figures the notebooks share
+    widgets     the token explorer
+
+Studies that use the core (``labkit.studies``): compare, costs, drift, forgetting, wordproblems.
+Tooling around it (``labkit.tools``): cli, build, checkpoint, fastdecode, notebook, run_notebooks.
 """
 
 from .errors import LabkitError

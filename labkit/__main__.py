@@ -1,4 +1,4 @@
-from .cli import main
+from .tools.cli import main
 
 if __name__ == "__main__":  # guarded: worker processes of `compare` re-import the main module
     raise SystemExit(main())

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from transformers import DynamicCache
 
 from .errors import LabkitError
-from .fastdecode import Decoder, unsupported_reason
+from .tools.fastdecode import Decoder, unsupported_reason
 
 
 @dataclass
@@ -78,7 +78,7 @@ def sample(
     untempered model. Otherwise log-probs are of the tempered distribution the
     tokens were drawn from: ``log softmax(logits / temperature)``. ``vocab_size``
     drops the padded rows some checkpoints add to their output layer.
-    ``fast`` steps through :class:`labkit.fastdecode.Decoder` where the model
+    ``fast`` steps through :class:`labkit.tools.fastdecode.Decoder` where the model
     allows it (Llama/Qwen layouts with sdpa attention; see ``unsupported_reason``); ``fast=False`` always uses
     transformers' forward and cache. Both give the same tokens and log-probs (to float rounding).
     """

@@ -30,7 +30,13 @@ import torch
 from tqdm.auto import tqdm
 
 from . import objectives
-from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint, write_json_atomic, write_text_atomic
+from .tools.checkpoint import (
+    CHECKPOINT,
+    load_checkpoint,
+    save_checkpoint,
+    write_json_atomic,
+    write_text_atomic,
+)
 from .encoding import decode_completions, encode_completions, encode_prompts
 from .errors import LabkitError
 from .evaluate import evaluate

@@ -14,13 +14,13 @@ from .pertoken import QUANTITIES, tokens_html
 
 
 class TokenExplorer(widgets.VBox):
-    """``snapshots = {method: [{"step", "flops", "scores": [TokenScores, ...]}, ...]}`` (as labkit.compare keeps them)."""
+    """``snapshots = {method: [{"step", "flops", "scores": [TokenScores, ...]}, ...]}`` (as labkit.studies.compare keeps them)."""
 
     def __init__(self, snapshots: dict[str, list[dict]], quantity: str = "advantage"):
         self.snapshots = {m: s for m, s in snapshots.items() if s}
         if not self.snapshots:
             raise ValueError(
-                "no snapshots to explore: run a comparison (labkit.compare.run_comparison) first"
+                "no snapshots to explore: run a comparison (labkit.studies.compare.run_comparison) first"
             )
         first = next(iter(self.snapshots))
         self.method = widgets.Dropdown(options=list(self.snapshots), value=first, description="method")

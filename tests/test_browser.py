@@ -20,7 +20,7 @@ ARTIFACTS = ROOT / "outputs" / "browser"
 TOKEN = "browser-test-token"
 
 NOTEBOOK_CELLS = [
-    "from labkit.notebook import load_lab\n"
+    "from labkit.tools.notebook import load_lab\n"
     "from labkit.encoding import encode_prompts\n"
     "from labkit.sampling import sample\n"
     "from labkit.pertoken import score_tokens\n"

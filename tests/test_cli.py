@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from labkit.cli import main
+from labkit.tools.cli import main
 
 from .conftest import DATA, ROOT
 

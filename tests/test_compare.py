@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from labkit.compare import CompareConfig, run_comparison, summarize
+from labkit.studies.compare import CompareConfig, run_comparison, summarize
 from labkit.errors import LabkitError
 
 SMALL = dict(methods=("sft", "opd"), seeds=1, budget=2e10, eval_n=32, eval_points=2, snapshot_prompts=1)
@@ -31,7 +31,7 @@ def test_bad_workers_is_refused():
 def test_a_script_without_a_main_guard_gets_told_how_to_fix_it(tmp_path):
     script = tmp_path / "race.py"
     script.write_text(
-        "from labkit.compare import CompareConfig, run_comparison\n"
+        "from labkit.studies.compare import CompareConfig, run_comparison\n"
         f"run_comparison(CompareConfig(workers=2, **{SMALL!r}), progress=False)\n"
     )
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)

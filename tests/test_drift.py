@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from labkit.drift import drift_from_logits, drift_profile, error_compounding
+from labkit.studies.drift import drift_from_logits, drift_profile, error_compounding
 from labkit.task import Problem
 
 
@@ -70,7 +70,7 @@ def test_error_compounding_counts_steps_after_a_first_mistake():
 def test_facts_and_mixed_tasks_share_prompt_lengths_and_verify():
     import random
 
-    from labkit.continual import FactsTask, MixedTask
+    from labkit.studies.forgetting import FactsTask, MixedTask
     from labkit.task import AdditionTask
 
     facts = FactsTask(n_facts=32, digits=3)

@@ -1,11 +1,11 @@
-"""The fast decoder (labkit.fastdecode) computes what transformers computes: same tokens, same log-probs."""
+"""The fast decoder (labkit.tools.fastdecode) computes what transformers computes: same tokens, same log-probs."""
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, Qwen2Config, Qwen3Config
 
 from labkit.encoding import encode_prompts
-from labkit.fastdecode import unsupported_reason
+from labkit.tools.fastdecode import unsupported_reason
 from labkit.sampling import sample
 
 

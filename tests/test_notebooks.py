@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.run_notebooks import OFFLINE_PARAMETERS, execute
+from labkit.tools.run_notebooks import OFFLINE_PARAMETERS, execute
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
@@ -113,7 +113,7 @@ def test_notebook_executes_and_reports_sane_results(notebook, tmp_path):
     )
     RECORDED[notebook.name] = results
     assert notebook.name in CHECKS, f"add a check of {notebook.name}'s recorded results to CHECKS"
-    assert results, f"{notebook.name} recorded no results (call labkit.notebook.record)"
+    assert results, f"{notebook.name} recorded no results (call labkit.tools.notebook.record)"
     CHECKS[notebook.name](results)
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from labkit.regimes import common_level, cost_ratios, cost_to_reach
+from labkit.studies.costs import common_level, cost_ratios, cost_to_reach
 
 
 def _curve(xs, accuracy, student_share):
@@ -42,7 +42,7 @@ def test_the_accounting_decides_the_ratio():
 
 
 def test_ratio_range_spans_every_pair_of_seeds():
-    from labkit.regimes import ratio_range
+    from labkit.studies.costs import ratio_range
 
     summary = {
         "methods": {
@@ -67,7 +67,7 @@ def test_ratio_range_spans_every_pair_of_seeds():
 
 
 def test_pairs_are_priced_at_their_own_level_and_never_at_the_start():
-    from labkit.regimes import pair_level, pair_ratio
+    from labkit.studies.costs import pair_level, pair_ratio
 
     summary = {
         "methods": {

@@ -7,8 +7,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from labkit import checkpoint
-from labkit.cli import main
+from labkit.tools import checkpoint
+from labkit.tools.cli import main
 from labkit.errors import LabkitError
 from labkit.models import ModelSize, build_model, load, save
 from labkit.task import AdditionTask

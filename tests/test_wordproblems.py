@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labkit.wordproblems import WordProblemTask
+from labkit.studies.wordproblems import WordProblemTask
 
 TASK = WordProblemTask()
 

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .task import AdditionTask
+from ..task import AdditionTask
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class ForgettingResult:
 
 def measure(model, tokenizer, skill: AdditionTask, knowledge: FactsTask, n_skill: int, seed: int = 0) -> dict:
     """knowledge: greedy recall of every fact; skill: sampled (T=1) accuracy on held-out additions."""
-    from .evaluate import evaluate
+    from ..evaluate import evaluate
 
     facts = knowledge.table
     recalled = evaluate(
@@ -159,7 +159,7 @@ def forgetting_experiment(
     knowledge, the rest skill data; the post: 70%); 4. model 3 after ``recovery_method`` on the skill's prompts —
     on-policy distillation with model 1 (its earlier self) as teacher, or any other method of the lab (e.g. "rl").
     """
-    from .train import TrainConfig, train
+    from ..train import TrainConfig, train
 
     original = copy.deepcopy(model).eval()
     rows, histories = (

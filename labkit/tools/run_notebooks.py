@@ -1,10 +1,10 @@
 """Execute the lab's notebooks headlessly with papermill, on this interpreter's kernel.
 
-    python -m labkit.run_notebooks --out outputs [--quick] [NOTEBOOK ...]
+    python -m labkit.tools.run_notebooks --out outputs [--quick] [NOTEBOOK ...]
 
 Used by ``make run`` (full settings, rendered copies in outputs/) and by the
 test suite (``quick=True``), which reads back what each notebook recorded with
-:func:`labkit.notebook.record`.
+:func:`labkit.tools.notebook.record`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 
 from .notebook import RESULT_MIMETYPE
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 KERNEL_NAME = "labkit-python"
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 # No hub here: notebook 07 runs its real-model code path on the shipped HF-format folders (absolute paths).
 OFFLINE_PARAMETERS = {
     "07_scale_up.ipynb": {"student_model": str(DATA / "student"), "teacher_model": str(DATA / "teacher")}
@@ -88,7 +88,7 @@ def read_results(executed: str | Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m labkit.run_notebooks")
+    p = argparse.ArgumentParser(prog="python -m labkit.tools.run_notebooks")
     p.add_argument("notebooks", nargs="*", help="notebooks to run (default: all in notebooks/)")
     p.add_argument("--out", default="outputs", help="folder for the executed copies")
     p.add_argument("--quick", action="store_true", help="small settings, as the tests use")

@@ -14,7 +14,7 @@ REPO_URL = "https://github.com/labkit-lab/labkit"  # the one place the repositor
 
 def colab_ref() -> str:
     """The git tag every notebook's Colab cell installs: the release of this labkit."""
-    from . import __version__
+    from .. import __version__
 
     return f"v{__version__}"
 
@@ -27,7 +27,7 @@ def data_dir() -> Path:
     """The lab's ``data/`` folder: beside the package in a checkout, or LABKIT_DATA if set."""
     if "LABKIT_DATA" in os.environ:
         return Path(os.environ["LABKIT_DATA"])
-    return Path(__file__).resolve().parent.parent / "data"
+    return Path(__file__).resolve().parents[2] / "data"
 
 
 def _jsonable(value):
@@ -66,8 +66,8 @@ def _short(value) -> str:
 
 def load_lab(student: str | Path | None = None, teacher: str | Path | None = None):
     """``(task, teacher, student, tokenizer)``: the shipped models (or the given folders) and their task."""
-    from .evaluate import task_of
-    from .models import check_compatible, load
+    from ..evaluate import task_of
+    from ..models import check_compatible, load
 
     student_path = Path(student) if student else data_dir() / "student"
     teacher_path = Path(teacher) if teacher else data_dir() / "teacher"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .task import Problem, check_steps
+from ..task import Problem, check_steps
 
 
 @dataclass
@@ -87,8 +87,8 @@ def drift_from_logits(
 
     import torch
 
-    from .objectives import reverse_kl
-    from .sampling import logprobs_of
+    from ..objectives import reverse_kl
+    from ..sampling import logprobs_of
 
     student_logp = logprobs_of(student_logits.float(), tokens)
     teacher_logp = logprobs_of(teacher_logits.float(), tokens)
@@ -111,8 +111,8 @@ def drift_profile(student, teacher, tokenizer, task, n: int = 256, seed: int = 0
     """Sample ``n`` held-out rollouts from the student (T=1) and measure how they drift from the teacher."""
     import torch
 
-    from .encoding import encode_prompts
-    from .sampling import sample, token_logprobs
+    from ..encoding import encode_prompts
+    from ..sampling import sample, token_logprobs
 
     problems = task.problems(n, "held_out", seed=seed)
     rollout = sample(

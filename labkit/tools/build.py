@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
-from .evaluate import evaluate
-from .models import STUDENT_SIZE, TEACHER_SIZE, build_model, count_parameters, save
-from .task import AdditionTask
-from .tokenizer import build_tokenizer
-from .train import TrainConfig, train
+from ..evaluate import evaluate
+from ..models import STUDENT_SIZE, TEACHER_SIZE, build_model, count_parameters, save
+from ..task import AdditionTask
+from ..tokenizer import build_tokenizer
+from ..train import TrainConfig, train
 
 SHIPPED_TASK = AdditionTask(digits=3, style=0.5, corrections=0.0)
 TEACHER_RECIPE = TrainConfig(
@@ -111,7 +111,7 @@ def build(
         model = build_model(size, tokenizer, seed=config.seed)
         teacher = None
         if role == "student":
-            from .models import load
+            from ..models import load
 
             teacher, _ = load(out / "teacher")
         started = time.perf_counter()

@@ -24,15 +24,15 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import write_json_atomic, write_text_atomic
-from .encoding import encode_prompts
-from .errors import LabkitError
-from .evaluate import evaluate, task_of
-from .models import check_compatible, load
-from .pertoken import score_tokens
-from .regimes import cost_to_reach
-from .sampling import sample
-from .train import EVAL_SEED, METHODS, TrainConfig, train
+from ..tools.checkpoint import write_json_atomic, write_text_atomic
+from ..encoding import encode_prompts
+from ..errors import LabkitError
+from ..evaluate import evaluate, task_of
+from ..models import check_compatible, load
+from ..pertoken import score_tokens
+from .costs import cost_to_reach
+from ..sampling import sample
+from ..train import EVAL_SEED, METHODS, TrainConfig, train
 
 # What each method runs with in the comparison. Everything not listed is shared (TrainConfig defaults + CompareConfig).
 # Learning rates were not tuned per method: 3e-4 trained SFT and OPD steadily in notebooks 02 and 04; RL gets 2e-4 and a
@@ -295,7 +295,7 @@ def run_comparison(
     and episodes do not depend on the number of workers (a test checks it); wall seconds do, a little (the workers
     share the machine's memory bandwidth), and the summary records the worker count.
     """
-    from .notebook import data_dir
+    from ..tools.notebook import data_dir
 
     config.validate()
     student_path = str(Path(student_path) if student_path else data_dir() / "student")
@@ -337,7 +337,7 @@ def plot_comparison(summary: dict, out_dir: Path | None = None) -> dict:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from .plots import METHOD_COLORS
+    from ..plots import METHOD_COLORS
 
     figures = {}
     for key, label, log in (

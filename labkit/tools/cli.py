@@ -8,12 +8,12 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from .errors import LabkitError
+from ..errors import LabkitError
 
 
 def _eval(args) -> None:
-    from .evaluate import evaluate, task_of
-    from .models import load
+    from ..evaluate import evaluate, task_of
+    from ..models import load
 
     if args.n < 1:
         raise LabkitError(f"--n must be at least 1, got {args.n}")
@@ -35,9 +35,9 @@ def _eval(args) -> None:
 
 
 def _train(args) -> None:
-    from .evaluate import task_of
-    from .models import load
-    from .train import TrainConfig, train
+    from ..evaluate import task_of
+    from ..models import load
+    from ..train import TrainConfig, train
 
     overrides = {
         f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None
@@ -77,7 +77,7 @@ def _train(args) -> None:
 
 
 def _compare(args) -> None:
-    from .compare import CompareConfig, compare_to_disk
+    from ..studies.compare import CompareConfig, compare_to_disk
 
     methods = tuple(args.methods.split(",")) if args.methods else CompareConfig.methods
     config = CompareConfig(
@@ -109,7 +109,7 @@ def _build(args) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from .train import TrainConfig
+    from ..train import TrainConfig
 
     p = argparse.ArgumentParser(
         prog="python -m labkit", description="labkit: SFT, RL and on-policy distillation on tiny models"
