@@ -73,8 +73,7 @@ def teacher_entropy(path, n=256) -> float:
         model,
         prompts,
         task.max_completion_length,
-        tokenizer.eos_token_id,
-        tokenizer.pad_token_id,
+        tokenizer,
         1.0,
         torch.Generator().manual_seed(0),
     )
@@ -112,7 +111,7 @@ def build_student(teacher_path: Path, size: ModelSize, target: float, out: Path)
     task = task_of(teacher_path)
     model = build_model(size, tokenizer, seed=STUDENT_RECIPE.seed)
     config = replace(
-        STUDENT_RECIPE, steps=2000, eval_every=25, eval_n=256, eval_temperature=1.0, monitor_every=50
+        STUDENT_RECIPE, steps=2000, eval_points=80, eval_n=256, eval_temperature=1.0, monitor_every=50
     )
     started = time.perf_counter()
 

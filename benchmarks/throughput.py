@@ -30,7 +30,7 @@ from labkit.encoding import encode_prompts
 from labkit.evaluate import task_of
 from labkit.models import load
 from labkit.tools.notebook import data_dir
-from labkit.sampling import sample
+from labkit.sampling import SpecialTokens, sample
 from labkit.train import TrainConfig, Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -79,8 +79,7 @@ def main() -> None:
                 model,
                 prompts,
                 new_tokens,
-                eos_token_id=-1,
-                pad_token_id=tokenizer.pad_token_id,
+                SpecialTokens(eos_token_id=-1, pad_token_id=tokenizer.pad_token_id),
                 temperature=1.0,
                 generator=torch.Generator().manual_seed(0),
             )
@@ -107,8 +106,7 @@ def main() -> None:
                 model,
                 prompts,
                 new_tokens,
-                eos_token_id=-1,
-                pad_token_id=tokenizer.pad_token_id,
+                SpecialTokens(eos_token_id=-1, pad_token_id=tokenizer.pad_token_id),
                 temperature=1.0,
                 generator=torch.Generator().manual_seed(0),
                 fast=False,
@@ -144,10 +142,7 @@ def main() -> None:
 
     def labkit_step():
         loss, _ = trainer.loss(batch)
-        trainer.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        trainer.optimizer.step()
+        trainer.update(loss)
 
     def plain_step():
         loss = student(input_ids=batch.sequences, labels=labels).loss
@@ -172,17 +167,14 @@ def main() -> None:
     )
     stages = {"student_sampling": [], "teacher_scoring": [], "update": []}
     for step in range(args.repeats + 1):
-        problems = opd._prompts(step + 1)
+        problems = opd.prompts(step + 1)
         t0 = time.perf_counter()
-        b = opd._student_samples(problems)
+        b = opd.student_samples(problems)
         t1 = time.perf_counter()
-        b.teacher_logits = opd._teacher_logits(b, charge=True)
+        opd.score_with_teacher(b)
         t2 = time.perf_counter()
         b.advantages = opd.opd_advantages(b)
-        loss, _ = opd.loss(b)
-        opd.optimizer.zero_grad()
-        loss.backward()
-        opd.optimizer.step()
+        opd.update(opd.loss(b)[0])
         t3 = time.perf_counter()
         if step:  # skip the warm-up step
             for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2)):

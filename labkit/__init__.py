@@ -20,7 +20,7 @@ Tooling around it (``labkit.tools``): cli, build, checkpoint, fastdecode, notebo
 """
 
 from .errors import LabkitError
-from .task import AdditionTask, Problem, final_answer, reward
+from .task import AdditionTask, Problem, Task, final_answer
 from .tokenizer import build_tokenizer
 
 __version__ = "0.1.0"
@@ -31,6 +31,6 @@ __all__ = [
     "Problem",
     "build_tokenizer",
     "final_answer",
-    "reward",
+    "Task",
     "__version__",
 ]

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from .encoding import decode_completions, encode_prompts
 from .errors import LabkitError
 from .sampling import sample
-from .task import AdditionTask, Problem
+from .task import AdditionTask, Problem, Task
 
 
 @dataclass
@@ -41,7 +41,7 @@ def task_of(model_path) -> AdditionTask:
 def evaluate(
     model,
     tokenizer,
-    task: AdditionTask,
+    task: Task,
     n: int = 512,
     seed: int = 0,
     temperature: float = 1.0,
@@ -74,12 +74,10 @@ def evaluate(
         rollout = sample(
             model,
             encode_prompts(tokenizer, [problems[i].prompt for i in chunk]),
-            max_new_tokens=task.max_completion_length,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
+            task.max_completion_length,
+            tokenizer,
             temperature=temperature,
             generator=generator,
-            vocab_size=len(tokenizer),
         )
         for i, text in zip(
             chunk, decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)

@@ -8,7 +8,7 @@ The post's compute table counts teacher and student FLOPs apart, so do we.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from .models import count_parameters
 
@@ -53,6 +53,3 @@ class ComputeLedger:
         """Charge ``tokens`` forward passes (x3 with the backward pass) of ``model`` to ``field``."""
         cost = tokens * forward_flops_per_token(model, context) * (3.0 if backward else 1.0)
         setattr(self, field, getattr(self, field) + cost)
-
-    def as_dict(self) -> dict:
-        return {**asdict(self), "teacher": self.teacher, "student": self.student, "total": self.total}

@@ -28,15 +28,11 @@ class Rollout:
     prompt_length: int  # P
     completion_mask: torch.Tensor  # [B, T] 1.0 on generated tokens up to and including eos
     logprobs: torch.Tensor  # [B, T] log-prob of each sampled token under the sampling policy (0 where masked)
-    temperature: float
     forward_tokens: int  # token positions the sampler pushed through the model (for the FLOP ledger)
 
     @property
     def completion_ids(self) -> torch.Tensor:  # [B, T]
         return self.sequences[:, self.prompt_length :]
-
-    def __len__(self) -> int:
-        return self.sequences.shape[0]
 
 
 def logprobs_of(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
@@ -60,24 +56,44 @@ def _check_context(model, length: int) -> None:
         )
 
 
+@dataclass(frozen=True)
+class SpecialTokens:
+    """What sampling needs of a tokenizer: when to stop, what to pad with, how many real tokens there are."""
+
+    eos_token_id: int
+    pad_token_id: int
+    vocab_size: int | None = None  # output layers may be padded beyond the tokenizer; None keeps every row
+
+
+def special_tokens(tokenizer) -> SpecialTokens:
+    """The :class:`SpecialTokens` of a `transformers` tokenizer (a ``SpecialTokens`` passes through)."""
+    if isinstance(tokenizer, SpecialTokens):
+        return tokenizer
+    eos, pad = getattr(tokenizer, "eos_token_id", None), getattr(tokenizer, "pad_token_id", None)
+    if eos is None or pad is None:
+        raise LabkitError(
+            "the tokenizer needs an eos and a pad token to sample (set tokenizer.pad_token = tokenizer.eos_token)"
+        )
+    return SpecialTokens(eos, pad, len(tokenizer))
+
+
 @torch.no_grad()
 def sample(
     model,
     prompt_ids: torch.Tensor,
     max_new_tokens: int,
-    eos_token_id: int,
-    pad_token_id: int,
+    tokenizer,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
-    vocab_size: int | None = None,
     fast: bool = True,
 ) -> Rollout:
     """Sample completions for a batch of equal-length prompts ``[B, P]``.
 
+    ``tokenizer`` gives the eos and pad tokens and the real vocabulary size (padded output rows some checkpoints add
+    are dropped); a :class:`SpecialTokens` does too (``eos_token_id=-1`` never stops: fixed-length completions).
     ``temperature=0`` decodes greedily; the log-probs are then those of the
     untempered model. Otherwise log-probs are of the tempered distribution the
-    tokens were drawn from: ``log softmax(logits / temperature)``. ``vocab_size``
-    drops the padded rows some checkpoints add to their output layer.
+    tokens were drawn from: ``log softmax(logits / temperature)``.
     ``fast`` steps through :class:`labkit.tools.fastdecode.Decoder` where the model
     allows it (Llama/Qwen layouts with sdpa attention; see ``unsupported_reason``); ``fast=False`` always uses
     transformers' forward and cache. Both give the same tokens and log-probs (to float rounding).
@@ -86,10 +102,8 @@ def sample(
         raise LabkitError(
             f"prompt_ids must be a [batch, length] tensor of token ids, got shape {tuple(prompt_ids.shape)}"
         )
-    if eos_token_id is None or pad_token_id is None:
-        raise LabkitError(
-            "the tokenizer needs an eos and a pad token to sample (set tokenizer.pad_token = tokenizer.eos_token)"
-        )
+    tokens = special_tokens(tokenizer)
+    eos_token_id, pad_token_id, vocab_size = tokens.eos_token_id, tokens.pad_token_id, tokens.vocab_size
     if temperature < 0:
         raise LabkitError(f"temperature must be > 0 (or 0 for greedy decoding), got {temperature}")
     if max_new_tokens < 1:
@@ -145,9 +159,7 @@ def sample(
 
     length = int(mask.sum(dim=0).nonzero().max()) + 1 if mask.any() else 1
     sequences = torch.cat([prompt_ids, tokens[:, :length]], dim=1)
-    return Rollout(
-        sequences, prompt_length, mask[:, :length], logprobs[:, :length], temperature, forward_tokens
-    )
+    return Rollout(sequences, prompt_length, mask[:, :length], logprobs[:, :length], forward_tokens)
 
 
 def token_logprobs(

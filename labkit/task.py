@@ -28,7 +28,8 @@ else, malformed output included.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 SEPARATORS = ";,"
 CORRECTION = "!"
@@ -52,6 +53,29 @@ class Problem:
     @property
     def answer(self) -> int:
         return self.a + self.b
+
+
+@runtime_checkable
+class Task(Protocol):
+    """What the training loop and evaluation need of a task. AdditionTask is the lab's; the forgetting study's
+    facts and mixtures and notebook 07's word problems follow the same interface."""
+
+    @property
+    def max_completion_length(self) -> int:
+        """an upper bound on the characters (tokens) of any completion"""
+        ...
+
+    def problems(self, n: int, split: str = "train", seed: int = 0) -> list:
+        """``n`` seeded problems (each with a ``.prompt``) from the 'train' or 'held_out' split"""
+        ...
+
+    def solution(self, problem, rng: random.Random | None = None) -> tuple[str, list[int]]:
+        """a reference completion and its per-character loss mask (SFT on reference solutions)"""
+        ...
+
+    def reward(self, problem, completion: str) -> float:
+        """the verifier: 1.0 for a right answer, 0.0 otherwise"""
+        ...
 
 
 @dataclass(frozen=True)
@@ -104,8 +128,8 @@ class AdditionTask:
         return out
 
     def reward(self, problem: Problem, completion: str) -> float:
-        """1.0 for a correct final answer, 0.0 for anything else (see the module function ``reward``)."""
-        return reward(problem, completion)
+        """1.0 for a correct final answer, 0.0 for anything else (malformed included)."""
+        return 1.0 if final_answer(completion) == problem.answer else 0.0
 
     # -- solutions -----------------------------------------------------------------
     def solution(self, problem: Problem, rng: random.Random | None = None) -> tuple[str, list[int]]:
@@ -170,15 +194,6 @@ def final_answer(completion: str) -> int | None:
     if not field or not field.isascii() or not field.isdigit() or len(field) > 20:
         return None
     return int(field)
-
-
-def reward(problem: Problem, completion: str) -> float:
-    """1.0 for a correct final answer, 0.0 for anything else (malformed included)."""
-    return 1.0 if final_answer(completion) == problem.answer else 0.0
-
-
-def task_to_dict(task: AdditionTask) -> dict:
-    return asdict(task)
 
 
 def check_steps(problem: Problem, completion: str, digits: int) -> list[bool | None]:

@@ -1,4 +1,4 @@
-"""One training loop for every method.
+"""One training step for every method, and the loop around it.
 
 Methods differ in two things only: where the tokens come from (reference
 solutions, teacher samples, the student's own samples) and what scores them
@@ -13,6 +13,9 @@ comparison is fair by construction.
     opd-exact  student                full-vocabulary reverse KL       on-policy, dense
     gkd        student (lmbda) or     generalized JSD(beta)            mixed
                teacher/reference
+
+``Trainer.make_batch`` and ``Trainer.loss`` are the methods; ``Trainer.train_step`` is one update;
+``Trainer.run`` is the loop (evaluations, checkpoints, logging).
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ import torch
 from tqdm.auto import tqdm
 
 from . import objectives
+from .encoding import decode_completions, encode_completions, encode_prompts
+from .errors import LabkitError
+from .evaluate import evaluate
+from .flops import ComputeLedger
+from .models import check_compatible, save
+from .sampling import sample, token_logprobs
+from .task import Task
 from .tools.checkpoint import (
     CHECKPOINT,
     load_checkpoint,
@@ -37,17 +47,15 @@ from .tools.checkpoint import (
     write_json_atomic,
     write_text_atomic,
 )
-from .encoding import decode_completions, encode_completions, encode_prompts
-from .errors import LabkitError
-from .evaluate import evaluate
-from .flops import ComputeLedger
-from .models import check_compatible, save
-from .sampling import logprobs_of, sample, token_logprobs
-from .task import AdditionTask
 
 METHODS = ("sft", "rl", "opd", "opd-exact", "gkd")
 NEEDS_TEACHER = {"opd", "opd-exact", "gkd"}  # sft needs one only when sft_data == "teacher"
+NEEDS_TEACHER_LOGITS = {
+    "opd-exact",
+    "gkd",
+}  # the rest keep the teacher's log-probs of the sampled tokens only
 EVAL_SEED = 1234  # held-out problems for curves are the same for every run and method
+MIN_LR_RATIO = 0.1  # the cosine schedule ends at this fraction of the peak learning rate
 
 
 @dataclass
@@ -65,23 +73,17 @@ class TrainConfig:
     warmup_steps: int = 10
     """linear warm-up from 0; a fresh optimizer on a trained model without warm-up is destructive"""
     lr_schedule: str = "cosine"
-    """'cosine' decays to min_lr_ratio * learning_rate after warm-up; 'constant' keeps it"""
-    min_lr_ratio: float = 0.1
-    """final learning rate as a fraction of the peak (cosine schedule)"""
+    """'cosine' decays to a tenth of learning_rate after warm-up; 'constant' keeps it"""
     batch_size: int = 16
     """prompts per step"""
     group_size: int = 4
     """samples per prompt (TRL num_generations, tinker group_size); SFT uses as many teacher samples"""
     temperature: float = 1.0
     """student sampling temperature"""
-    teacher_temperature: float = 1.0
-    """temperature of the teacher's distribution when it samples or scores"""
     max_new_tokens: int = 0
     """longest completion; 0 means the task's own bound"""
     max_grad_norm: float = 1.0
-    """gradient clipping threshold (0 disables)"""
-    weight_decay: float = 0.0
-    """AdamW weight decay"""
+    """gradient clipping threshold, as in TRL (0 disables); a first RL or OPD step on a trained model can be large"""
     sft_data: str = "teacher"
     """off-policy tokens for sft and gkd: 'teacher' samples or 'reference' solutions"""
     kl_coef: float = 0.0
@@ -90,14 +92,13 @@ class TrainConfig:
     """opd: scale of the per-token reverse-KL advantage (tinker-cookbook)"""
     kl_discount_factor: float = 0.0
     """opd: discount of future per-token advantages; 0 = each token judged on its own (the post)"""
-    advantage_clip: float = 0.0
-    """opd: clip per-token advantages to [-c, c]; 0 disables"""
     lmbda: float = 0.5
     """gkd: fraction of steps trained on the student's own samples (TRL lmbda)"""
     beta: float = 0.5
     """gkd: generalized JSD interpolation, 0 = forward KL, 1 = reverse KL (TRL beta)"""
-    eval_every: int = 0
-    """evaluate held-out accuracy every this many steps (0: only at the start and the end)"""
+    eval_points: int = 8
+    """evaluations after the start, spaced evenly in log-progress from the first step to the end of the run
+    (progress: FLOPs spent over flop_budget, or steps over steps); the last step is always evaluated"""
     eval_n: int = 256
     """held-out problems per evaluation"""
     eval_temperature: float = 1.0
@@ -110,58 +111,26 @@ class TrainConfig:
     save_every: int = 0
     """write a resumable checkpoint to OUT/checkpoint every this many steps (0: never)"""
     flop_budget: float = 0.0
-    """stop once the ledger's total FLOPs reach this (0: off); the cosine decay then runs over compute, and steps is a cap"""
-    eval_points: int = 8
-    """with flop_budget: evaluate at this many evenly spaced fractions of the budget"""
+    """stop once the ledger's total FLOPs reach this (0: off); the cosine decay then runs over compute, and steps is
+    a cap"""
 
     def validate(self) -> TrainConfig:
         """Raise a LabkitError naming the first bad field and how to fix it."""
-        if self.method not in METHODS:
-            raise LabkitError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        positive_ints = ("steps", "batch_size", "group_size", "eval_n", "monitor_size", "eval_points")
-        for name in positive_ints:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise LabkitError(f"{name} must be a whole number of at least 1, got {value!r}")
-        for name in ("warmup_steps", "eval_every", "max_new_tokens", "save_every", "monitor_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise LabkitError(f"{name} must be a whole number >= 0, got {value!r}")
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):
                 raise LabkitError(f"{f.name} must be a finite number, got {value!r}")
-        if not self.learning_rate > 0 or not math.isfinite(self.learning_rate):
-            raise LabkitError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
-        for name in ("temperature", "teacher_temperature"):
-            if not getattr(self, name) > 0:
-                raise LabkitError(f"{name} must be > 0, got {getattr(self, name)!r}; use e.g. 1.0")
-        if self.eval_temperature < 0:
-            raise LabkitError(f"eval_temperature must be >= 0 (0 is greedy), got {self.eval_temperature!r}")
-        if self.lr_schedule not in ("cosine", "constant"):
-            raise LabkitError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
-        if self.sft_data not in ("teacher", "reference"):
-            raise LabkitError(f"sft_data must be 'teacher' or 'reference', got {self.sft_data!r}")
-        for name in ("lmbda", "beta", "min_lr_ratio"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise LabkitError(f"{name} must lie in [0, 1], got {getattr(self, name)!r}")
-        if not 0.0 <= self.kl_discount_factor <= 1.0:
-            raise LabkitError(f"kl_discount_factor must lie in [0, 1], got {self.kl_discount_factor!r}")
+        for names, check, words in RULES:
+            for name in names:
+                if not check(getattr(self, name)):
+                    raise LabkitError(f"{name} must {words}, got {getattr(self, name)!r}")
+        if self.method not in METHODS:
+            raise LabkitError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.method == "rl" and self.group_size < 2:
             raise LabkitError(
                 "rl needs group_size >= 2: advantages compare samples of one prompt, and a group of one "
                 "always has advantage 0 (nothing is learned)"
             )
-        for name in (
-            "max_grad_norm",
-            "weight_decay",
-            "kl_coef",
-            "advantage_clip",
-            "kl_penalty_coef",
-            "flop_budget",
-        ):
-            if getattr(self, name) < 0:
-                raise LabkitError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         return self
 
     def needs_teacher(self) -> bool:
@@ -169,21 +138,37 @@ class TrainConfig:
 
     @classmethod
     def field_help(cls) -> dict[str, str]:
-        """The one-line docstring of each field, for the CLI's --help."""
+        """The docstring of each field, for the CLI's --help."""
         import ast
         import inspect
 
-        source = inspect.getsource(cls)
-        tree = ast.parse(source)
-        docs, body = {}, tree.body[0].body
-        for node, following in zip(body, body[1:]):
-            if (
-                isinstance(node, ast.AnnAssign)
-                and isinstance(following, ast.Expr)
-                and isinstance(following.value, ast.Constant)
-            ):
-                docs[node.target.id] = str(following.value.value)
-        return docs
+        body = ast.parse(inspect.getsource(cls)).body[0].body
+        return {
+            node.target.id: " ".join(str(following.value.value).split())
+            for node, following in zip(body, body[1:])
+            if isinstance(node, ast.AnnAssign)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+        }
+
+
+def _whole(low: int) -> Callable:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+# (fields, the check, what each value must be). Floats are checked for being finite first.
+RULES: list[tuple[tuple[str, ...], Callable, str]] = [
+    (("steps", "batch_size", "group_size", "eval_n", "monitor_size", "eval_points"), _whole(1),
+     "be a whole number of at least 1"),
+    (("warmup_steps", "max_new_tokens", "save_every", "monitor_every"), _whole(0), "be a whole number >= 0"),
+    (("lmbda", "beta", "kl_discount_factor"), lambda v: 0.0 <= v <= 1.0, "lie in [0, 1]"),
+    (("max_grad_norm", "kl_coef", "kl_penalty_coef", "flop_budget"), lambda v: v >= 0, "be >= 0"),
+    (("learning_rate",), lambda v: v > 0, "be a positive number (e.g. 1e-4)"),
+    (("temperature",), lambda v: v > 0, "be > 0 (e.g. 1.0)"),
+    (("eval_temperature",), lambda v: v >= 0, "be >= 0 (0 is greedy)"),
+    (("lr_schedule",), lambda v: v in ("cosine", "constant"), "be 'cosine' or 'constant'"),
+    (("sft_data",), lambda v: v in ("teacher", "reference"), "be 'teacher' or 'reference'"),
+]  # fmt: skip
 
 
 @dataclass
@@ -196,7 +181,8 @@ class StepBatch:
     mask: torch.Tensor  # [B, T] tokens that carry loss
     on_policy: bool  # were these the student's own samples?
     sampling_logprobs: torch.Tensor | None = None  # [B, T] student log-probs at sampling time
-    teacher_logits: torch.Tensor | None = None  # [B, T, V] teacher logits on these sequences
+    teacher_logprobs: torch.Tensor | None = None  # [B, T] teacher log-probs of these tokens
+    teacher_logits: torch.Tensor | None = None  # [B, T, V] teacher logits, only for methods that need them
     rewards: torch.Tensor | None = None  # [B] outcome rewards (student samples only)
     advantages: torch.Tensor | None = None  # [B, T] per-token advantages (rl, opd)
 
@@ -219,7 +205,7 @@ class TrainResult:
 
 
 def learning_rate_at(config: TrainConfig, step: int, flops: float = 0.0) -> float:
-    """Linear warm-up, then constant or cosine decay to min_lr_ratio of the peak.
+    """Linear warm-up, then constant or cosine decay to MIN_LR_RATIO of the peak.
 
     Decay runs over steps, or over compute (``flops / flop_budget``) when a FLOP budget is set.
     """
@@ -229,12 +215,22 @@ def learning_rate_at(config: TrainConfig, step: int, flops: float = 0.0) -> floa
         return config.learning_rate
     if config.flop_budget > 0:
         progress = flops / config.flop_budget
-    else:
-        progress = (step - config.warmup_steps) / max(
-            1, config.steps - config.warmup_steps - 1
-        )  # 1.0 on the last step
+    else:  # 1.0 on the last step
+        progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps - 1)
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return config.learning_rate * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
+    return config.learning_rate * (MIN_LR_RATIO + (1 - MIN_LR_RATIO) * cosine)
+
+
+def evaluation_fractions(first: float, points: int) -> list[float]:
+    """``points`` fractions of a run evenly spaced in log from ``first`` (where step 1 ends) to 1.
+
+    Learning is fastest early, so evaluations are dense there; a cost read off the curve between two of them is
+    then about equally precise at every scale.
+    """
+    if points == 1 or first >= 1.0:
+        return [1.0]
+    growth = (1.0 / first) ** (1.0 / (points - 1))
+    return [first * growth**k for k in range(points - 1)] + [1.0]
 
 
 class Trainer:
@@ -245,7 +241,7 @@ class Trainer:
         config: TrainConfig,
         student,
         tokenizer,
-        task: AdditionTask,
+        task: Task,
         teacher=None,
         out_dir=None,
         on_step: Callable[[int, StepBatch, dict], None] | None = None,
@@ -263,9 +259,9 @@ class Trainer:
             teacher.eval()
             teacher.requires_grad_(False)
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.on_step = on_step
-        self.progress = progress
+        self.on_step, self.progress = on_step, progress
         self.max_new_tokens = config.max_new_tokens or task.max_completion_length
+        self._check_context()
         self.ledger = ComputeLedger()
         self.reference = None
         if config.method == "rl" and config.kl_coef > 0:
@@ -278,33 +274,29 @@ class Trainer:
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.rng = random.Random(config.seed)
         self.optimizer = torch.optim.AdamW(
-            student.parameters(), lr=learning_rate_at(config, 0), weight_decay=config.weight_decay
+            student.parameters(), lr=learning_rate_at(config, 0), weight_decay=0.0
         )
         self.history: list[dict] = []
         self.seconds = 0.0  # wall time of the charged work only (no monitoring, no evaluation)
         self.episodes = 0
         self.step = 0
+        self.batch: StepBatch | None = None  # what the latest step trained on
 
     # -- where the tokens come from ---------------------------------------------------------
-    def _prompts(self, step: int):
-        problems = self.task.problems(
-            self.config.batch_size, "train", seed=self.config.seed * 1_000_003 + step
-        )
+    def prompts(self, step: int) -> list:
+        """The problems of a step, each repeated group_size times: the same for every method of one seed."""
+        seed = self.config.seed * 1_000_003 + step
+        problems = self.task.problems(self.config.batch_size, "train", seed=seed)
         return [p for p in problems for _ in range(self.config.group_size)]
 
-    def _student_samples(self, problems, generator=None, charge: bool = True) -> StepBatch:
+    def student_samples(self, problems, generator=None, charge: bool = True) -> StepBatch:
+        """The student writes a completion for each problem; the verifier rewards each."""
         prompts = encode_prompts(self.tokenizer, [p.prompt for p in problems])
         self.student.eval()
         rollout = sample(
-            self.student,
-            prompts,
-            self.max_new_tokens,
-            self.tokenizer.eos_token_id,
-            self.tokenizer.pad_token_id,
-            self.config.temperature,
+            self.student, prompts, self.max_new_tokens, self.tokenizer, self.config.temperature,
             generator or self.generator,
-            vocab_size=self.vocab_size,
-        )
+        )  # fmt: skip
         self.student.train()
         if charge:
             length = rollout.sequences.shape[1]
@@ -312,16 +304,12 @@ class Trainer:
         texts = decode_completions(self.tokenizer, rollout.completion_ids, rollout.completion_mask)
         rewards = torch.tensor([self.task.reward(p, t) for p, t in zip(problems, texts)])
         return StepBatch(
-            problems,
-            rollout.sequences,
-            rollout.prompt_length,
-            rollout.completion_mask,
-            True,
-            sampling_logprobs=rollout.logprobs,
-            rewards=rewards,
-        )
+            problems, rollout.sequences, rollout.prompt_length, rollout.completion_mask, True,
+            sampling_logprobs=rollout.logprobs, rewards=rewards,
+        )  # fmt: skip
 
-    def _off_policy_samples(self, problems) -> StepBatch:
+    def off_policy_samples(self, problems) -> StepBatch:
+        """Tokens the student did not write: the teacher's samples, or the task's reference solutions."""
         prompts = encode_prompts(self.tokenizer, [p.prompt for p in problems])
         if self.config.sft_data == "reference":
             solutions = [self.task.solution(p, self.rng) for p in problems]
@@ -329,72 +317,58 @@ class Trainer:
                 self.tokenizer, [s for s, _ in solutions], [m for _, m in solutions]
             )
             return StepBatch(problems, torch.cat([prompts, ids], dim=1), prompts.shape[1], mask, False)
-        rollout = sample(
-            self.teacher,
-            prompts,
-            self.max_new_tokens,
-            self.tokenizer.eos_token_id,
-            self.tokenizer.pad_token_id,
-            self.config.teacher_temperature,
-            self.generator,
-            vocab_size=self.vocab_size,
-        )
-        self.ledger.add_forward(
-            "teacher_sampling", self.teacher, rollout.forward_tokens, rollout.sequences.shape[1] / 2
-        )
+        rollout = sample(self.teacher, prompts, self.max_new_tokens, self.tokenizer, 1.0, self.generator)
+        length = rollout.sequences.shape[1]
+        self.ledger.add_forward("teacher_sampling", self.teacher, rollout.forward_tokens, length / 2)
         return StepBatch(problems, rollout.sequences, rollout.prompt_length, rollout.completion_mask, False)
 
-    def _teacher_logits(self, batch: StepBatch, charge: bool) -> torch.Tensor:
-        """One parallel teacher pass over the batch: logits [B, T, V] at the positions that predict completions."""
+    def score_with_teacher(self, batch: StepBatch, charge: bool = True) -> None:
+        """One parallel teacher pass over the batch: its log-probs [B, T] of the batch's tokens, and its logits
+        [B, T, V] only for methods that need the whole distribution (a 151K-token vocabulary makes them gigabytes).
+        """
+        keep_logits = self.config.method in NEEDS_TEACHER_LOGITS
         with torch.no_grad():
-            _, logits = token_logprobs(
-                self.teacher,
-                batch.sequences,
-                batch.prompt_length,
-                return_logits=True,
+            scored = token_logprobs(
+                self.teacher, batch.sequences, batch.prompt_length, return_logits=keep_logits,
                 vocab_size=self.vocab_size,
-            )
+            )  # fmt: skip
+        batch.teacher_logprobs, batch.teacher_logits = scored if keep_logits else (scored, None)
         if charge:
             n, length = batch.sequences.shape
             self.ledger.add_forward("teacher_scoring", self.teacher, n * (length - 1), length / 2)
-        return logits
 
-    # -- the step ---------------------------------------------------------------------------------
+    # -- the methods ------------------------------------------------------------------------
     def make_batch(self, step: int) -> StepBatch:
-        c, problems = self.config, self._prompts(step)
+        """Where each method's tokens come from, and what scores them."""
+        c, problems = self.config, self.prompts(step)
         if c.method == "sft":
-            return self._off_policy_samples(problems)
+            return self.off_policy_samples(problems)
         if c.method == "gkd":
-            batch = (
-                self._student_samples(problems)
-                if self.rng.random() < c.lmbda
-                else self._off_policy_samples(problems)
-            )
-            batch.teacher_logits = self._teacher_logits(batch, charge=True)
+            on_policy = self.rng.random() < c.lmbda
+            batch = self.student_samples(problems) if on_policy else self.off_policy_samples(problems)
+            self.score_with_teacher(batch)
             return batch
-        batch = self._student_samples(problems)
+        batch = self.student_samples(problems)
         if c.method == "rl":
             grouped = batch.rewards.view(c.batch_size, c.group_size)
             per_sequence = objectives.grpo_advantages(grouped).view(-1)  # [B]
             batch.advantages = per_sequence[:, None] * batch.mask
         else:  # opd, opd-exact: the teacher scores every token of the student's samples in one pass
-            batch.teacher_logits = self._teacher_logits(batch, charge=True)
+            self.score_with_teacher(batch)
             if c.method == "opd":
                 batch.advantages = self.opd_advantages(batch)
         return batch
 
     def opd_advantages(self, batch: StepBatch) -> torch.Tensor:
-        """Per-token advantages [B, T] of on-policy distillation from the batch's teacher logits (with clipping)."""
+        """Per-token advantages [B, T] of on-policy distillation: -(log p_student - log p_teacher)."""
         c = self.config
-        teacher_logp = logprobs_of(
-            batch.teacher_logits / c.teacher_temperature, batch.sequences[:, batch.prompt_length :]
+        return objectives.opd_advantages(
+            batch.sampling_logprobs,
+            batch.teacher_logprobs,
+            batch.mask,
+            c.kl_penalty_coef,
+            c.kl_discount_factor,
         )
-        advantages = objectives.opd_advantages(
-            batch.sampling_logprobs, teacher_logp, batch.mask, c.kl_penalty_coef, c.kl_discount_factor
-        )
-        if c.advantage_clip > 0:
-            advantages = advantages.clamp(-c.advantage_clip, c.advantage_clip)
-        return advantages
 
     def loss(self, batch: StepBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """The method's loss on the batch, and the student's logits [B, T, V] it was computed from."""
@@ -402,47 +376,68 @@ class Trainer:
         # one student distribution for every batch of a method: the tempered one for the methods that sample it
         temperature = 1.0 if c.method == "sft" else c.temperature
         logprobs, logits = token_logprobs(
-            self.student,
-            batch.sequences,
-            batch.prompt_length,
-            temperature,
-            return_logits=True,
+            self.student, batch.sequences, batch.prompt_length, temperature, return_logits=True,
             vocab_size=self.vocab_size,
-        )
+        )  # fmt: skip
         n, length = batch.sequences.shape
         self.ledger.add_forward("student_train", self.student, n * (length - 1), length / 2, backward=True)
         if c.method == "sft":
-            loss = objectives.sft_loss(logprobs, batch.mask)
-        elif c.method in ("rl", "opd"):
+            return objectives.sft_loss(logprobs, batch.mask), logits
+        if c.method in ("rl", "opd"):
             loss = objectives.importance_sampling_loss(
                 logprobs, batch.sampling_logprobs, batch.advantages, batch.mask
             )
             if self.reference is not None:
-                with torch.no_grad():
-                    _, reference_logits = token_logprobs(
-                        self.reference,
-                        batch.sequences,
-                        batch.prompt_length,
-                        temperature,
-                        return_logits=True,
-                        vocab_size=self.vocab_size,
-                    )
-                self.ledger.add_forward("reference", self.reference, n * (length - 1), length / 2)
-                loss = loss + c.kl_coef * objectives.masked_mean(
-                    objectives.reverse_kl(logits, reference_logits), batch.mask
-                )
-        elif c.method == "opd-exact":
-            loss = objectives.masked_mean(
-                objectives.reverse_kl(logits, batch.teacher_logits / c.teacher_temperature), batch.mask
-            )
+                loss = loss + c.kl_coef * self._reference_kl(batch, logits, temperature)
+            return loss, logits
+        if c.method == "opd-exact":
+            divergence = objectives.reverse_kl(logits, batch.teacher_logits)
         else:  # gkd
-            divergence = objectives.generalized_jsd(
-                logits, batch.teacher_logits / c.teacher_temperature, c.beta
-            )
-            loss = objectives.masked_mean(divergence, batch.mask)
-        return loss, logits
+            divergence = objectives.generalized_jsd(logits, batch.teacher_logits, c.beta)
+        return objectives.masked_mean(divergence, batch.mask), logits
 
-    def _monitor(self, batch: StepBatch, student_logits: torch.Tensor, step: int) -> dict:
+    def _reference_kl(self, batch: StepBatch, logits: torch.Tensor, temperature: float) -> torch.Tensor:
+        """rl's penalty: the mean per-token KL(student || start policy), charged as a reference forward pass."""
+        with torch.no_grad():
+            _, reference_logits = token_logprobs(
+                self.reference, batch.sequences, batch.prompt_length, temperature, return_logits=True,
+                vocab_size=self.vocab_size,
+            )  # fmt: skip
+        n, length = batch.sequences.shape
+        self.ledger.add_forward("reference", self.reference, n * (length - 1), length / 2)
+        return objectives.masked_mean(objectives.reverse_kl(logits, reference_logits), batch.mask)
+
+    # -- one update -------------------------------------------------------------------------
+    def train_step(self, step: int) -> dict:
+        """Set the learning rate, build the batch, compute the loss, update; return the step's metrics row."""
+        c, self.step = self.config, step
+        started = time.perf_counter()
+        lr = learning_rate_at(c, step - 1, self.ledger.total)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        batch = self.make_batch(step)
+        loss, student_logits = self.loss(batch)
+        watched = time.perf_counter()
+        monitor = self.monitor(batch, student_logits.detach(), step)
+        started += time.perf_counter() - watched  # watching is not part of the method's cost
+        self._stop_if_not_finite(loss, step)
+        self.update(loss)
+        self.seconds += time.perf_counter() - started
+        self.episodes += batch.sequences.shape[0]
+        self.batch = batch
+        row = {"step": step, "loss": loss.item(), "lr": lr, "tokens": int(batch.mask.sum()), **monitor}
+        return {**row, **self._ledger_row()}
+
+    def update(self, loss: torch.Tensor) -> None:
+        """One AdamW step on the loss's gradient, clipped to max_grad_norm."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(self.student.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+
+    # -- watching, evaluating, logging -------------------------------------------------------
+    def monitor(self, batch: StepBatch, student_logits: torch.Tensor, step: int) -> dict:
         """reward, teacher_kl and entropy of the student *before* this step's update, on its own samples.
 
         On-policy methods are watched on the step's own samples (the logits the loss just computed, so it is free);
@@ -450,51 +445,55 @@ class Trainer:
         Neither is charged to the ledger. teacher_kl is exact (full vocabulary), student and teacher at T=1.
         Off the ``monitor_every`` schedule only the free reward of on-policy samples is logged.
         """
-        every = self.config.monitor_every
+        every, c = self.config.monitor_every, self.config
         if not (every and (step - 1) % every == 0):
             return {"reward": float(batch.rewards.mean())} if batch.on_policy else {}
         with torch.no_grad():
             if not batch.on_policy:
-                problems = self.task.problems(
-                    self.config.monitor_size, "train", seed=-(self.config.seed * 1_000_003 + step) - 1
-                )
-                generator = torch.Generator(device=self.device).manual_seed(self.config.seed * 7919 + step)
-                batch = self._student_samples(problems, generator, charge=False)
+                problems = self.task.problems(c.monitor_size, "train", seed=-(c.seed * 1_000_003 + step) - 1)
+                generator = torch.Generator(device=self.device).manual_seed(c.seed * 7919 + step)
+                batch = self.student_samples(problems, generator, charge=False)
                 student_logits = None
-            if student_logits is None or self.config.temperature != 1.0:
+            if student_logits is None or c.temperature != 1.0:
                 _, student_logits = token_logprobs(
-                    self.student,
-                    batch.sequences,
-                    batch.prompt_length,
-                    return_logits=True,
+                    self.student, batch.sequences, batch.prompt_length, return_logits=True,
                     vocab_size=self.vocab_size,
-                )
-            row = {
-                "reward": float(batch.rewards.mean()),
-                "entropy": float(objectives.masked_mean(objectives.entropy(student_logits), batch.mask)),
-            }
+                )  # fmt: skip
+            entropy = objectives.masked_mean(objectives.entropy(student_logits), batch.mask)
+            row = {"reward": float(batch.rewards.mean()), "entropy": float(entropy)}
             if self.teacher is not None:
-                teacher_logits = (
-                    batch.teacher_logits
-                    if batch.teacher_logits is not None and batch.on_policy
-                    else self._teacher_logits(batch, charge=False)
-                )
-                row["teacher_kl"] = float(
-                    objectives.masked_mean(objectives.reverse_kl(student_logits, teacher_logits), batch.mask)
-                )
+                teacher_logits = batch.teacher_logits if batch.on_policy else None
+                if teacher_logits is None:
+                    _, teacher_logits = token_logprobs(
+                        self.teacher, batch.sequences, batch.prompt_length, return_logits=True,
+                        vocab_size=self.vocab_size,
+                    )  # fmt: skip
+                kl = objectives.reverse_kl(student_logits, teacher_logits)
+                row["teacher_kl"] = float(objectives.masked_mean(kl, batch.mask))
         return row
 
-    def evaluate(self) -> float:
+    def evaluation(self) -> dict:
+        """Held-out accuracy on the fixed evaluation problems (the same for every run and method)."""
+        c = self.config
         result = evaluate(
-            self.student,
-            self.tokenizer,
-            self.task,
-            n=self.config.eval_n,
-            seed=EVAL_SEED,
-            temperature=self.config.eval_temperature,
+            self.student, self.tokenizer, self.task, n=c.eval_n, seed=EVAL_SEED, temperature=c.eval_temperature,
             progress=False,
-        )
-        return result.accuracy
+        )  # fmt: skip
+        return {"eval_accuracy": result.accuracy}
+
+    def _progress(self, row: dict) -> float:
+        """How far through the run a history row is: FLOPs over the budget, or steps over steps."""
+        c = self.config
+        return row["flops"] / c.flop_budget if c.flop_budget else row["step"] / c.steps
+
+    def evaluation_due(self, row: dict) -> bool:
+        """Whether the step of ``row`` crossed one of the log-spaced evaluation points (or ended the run)."""
+        now = self._progress(row)
+        if row["step"] == self.config.steps or now >= 1.0:
+            return True
+        first = self._progress(self.history[1]) if len(self.history) > 1 else now
+        before = self._progress(self.history[-1]) if row["step"] > 1 else 0.0
+        return any(before < point <= now for point in evaluation_fractions(first, self.config.eval_points))
 
     def _write(self, row: dict) -> None:
         self.history.append(row)
@@ -504,13 +503,51 @@ class Trainer:
 
     def _ledger_row(self) -> dict:
         return {
-            "flops": self.ledger.total,
-            "teacher_flops": self.ledger.teacher,
-            "student_flops": self.ledger.student,
-            "seconds": self.seconds,
-            "episodes": self.episodes,
-        }
+            "flops": self.ledger.total, "teacher_flops": self.ledger.teacher, "student_flops": self.ledger.student,
+            "seconds": self.seconds, "episodes": self.episodes,
+        }  # fmt: skip
 
+    # -- guards -----------------------------------------------------------------------------
+    def _check_context(self) -> None:
+        prompt = self.task.problems(1, "train", seed=self.config.seed)[0].prompt
+        prompt_tokens = len(self.tokenizer(prompt)["input_ids"])
+        context = getattr(self.student.config, "max_position_embeddings", None)
+        if context is not None and self.max_new_tokens + prompt_tokens > context:
+            raise LabkitError(
+                f"prompts of {prompt_tokens} tokens plus max_new_tokens={self.max_new_tokens} exceed the student's "
+                f"context of {context}; lower max_new_tokens or use a model with a longer context"
+            )
+
+    def _stop_if_not_finite(self, loss: torch.Tensor, step: int) -> None:
+        if torch.isfinite(loss):
+            return
+        kept = ""
+        state = self.out_dir / CHECKPOINT / "trainer_state.json" if self.out_dir is not None else None
+        if state is not None and state.exists():
+            saved = json.loads(state.read_text())["step"]
+            kept = f" The last good checkpoint (step {saved}) is in {self.out_dir / CHECKPOINT}."
+        raise LabkitError(
+            f"the loss became {loss.item()} at step {step} ({self.config.method}); training stopped.{kept} "
+            f"Lower learning_rate (now {self.config.learning_rate:g}) or raise warmup_steps"
+        )
+
+    def _check_budget(self, row: dict) -> None:
+        """A budget below one step's cost is refused after step 1; a run that hit its step cap first is too."""
+        c = self.config
+        if not c.flop_budget:
+            return
+        if row["step"] == 1 and row["flops"] > c.flop_budget:
+            raise LabkitError(
+                f"the FLOP budget {c.flop_budget:.3g} is below the cost of one {c.method} step "
+                f"({row['flops']:.3g} FLOPs); raise the budget or lower batch_size/group_size"
+            )
+        if row["step"] == c.steps and row["flops"] < c.flop_budget:
+            raise LabkitError(
+                f"{c.method} reached its step cap ({c.steps}) after {row['flops']:.3g} of the "
+                f"{c.flop_budget:.3g} FLOP budget; raise steps or lower the budget"
+            )
+
+    # -- the loop ---------------------------------------------------------------------------
     def _start(self, resume: bool) -> int:
         """Prepare OUT and return the last finished step (0 for a fresh run)."""
         if self.out_dir is None:
@@ -526,33 +563,20 @@ class Trainer:
             write_json_atomic(self.out_dir / "config.json", asdict(self.config))
             return 0
         step = load_checkpoint(self)
-        rows = (
-            [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-            if metrics.exists()
-            else []
-        )
+        lines = metrics.read_text().splitlines() if metrics.exists() else []
+        rows = [json.loads(line) for line in lines if line.strip()]
         self.history = [row for row in rows if row["step"] <= step]  # drop what came after the checkpoint
         write_text_atomic(metrics, "".join(json.dumps(row) + "\n" for row in self.history))
         return step
 
     def run(self, resume: bool = False) -> TrainResult:
-        """Train to ``config.steps``; with ``resume`` continue from OUT/checkpoint exactly as if never stopped."""
+        """Train to ``config.steps`` (or the FLOP budget); with ``resume`` continue from OUT/checkpoint exactly as if
+        never stopped."""
         c = self.config
         done = self._start(resume)
-        prompt_tokens = len(
-            self.tokenizer(self.task.problems(1, "train", seed=c.seed)[0].prompt)["input_ids"]
-        )
-        if self.max_new_tokens + prompt_tokens > getattr(
-            self.student.config, "max_position_embeddings", 10**9
-        ):
-            raise LabkitError(
-                f"prompts of {prompt_tokens} tokens plus max_new_tokens={self.max_new_tokens} "
-                f"exceed the student's context of {self.student.config.max_position_embeddings}; "
-                "lower max_new_tokens or use a model with a longer context"
-            )
         self.student.train()
         if done == 0:
-            self._write({"step": 0, "eval_accuracy": self.evaluate(), **self._ledger_row()})
+            self._write({"step": 0, **self.evaluation(), **self._ledger_row()})
         bar = tqdm(
             range(done + 1, c.steps + 1),
             desc=c.method,
@@ -561,77 +585,25 @@ class Trainer:
             total=c.steps,
         )
         for step in bar:
-            self.step = step
-            flops_before = self.ledger.total
-            started = time.perf_counter()
-            lr = learning_rate_at(c, step - 1, self.ledger.total)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            batch = self.make_batch(step)
-            loss, student_logits = self.loss(batch)
-            watched = time.perf_counter()
-            monitor = self._monitor(batch, student_logits.detach(), step)
-            started += time.perf_counter() - watched  # watching is not part of the method's cost
-            if not torch.isfinite(loss):
-                kept = ""
-                if self.out_dir is not None and (self.out_dir / CHECKPOINT / "trainer_state.json").exists():
-                    saved = json.loads((self.out_dir / CHECKPOINT / "trainer_state.json").read_text())["step"]
-                    kept = f" The last good checkpoint (step {saved}) is in {self.out_dir / CHECKPOINT}."
-                raise LabkitError(
-                    f"the loss became {loss.item()} at step {step} ({c.method}); training stopped.{kept} "
-                    f"Lower learning_rate (now {c.learning_rate:g}) or raise warmup_steps"
-                )
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if c.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(self.student.parameters(), c.max_grad_norm)
-            self.optimizer.step()
-            self.seconds += time.perf_counter() - started
-            self.episodes += batch.sequences.shape[0]
-            row = {
-                "step": step,
-                "loss": loss.item(),
-                "lr": lr,
-                "tokens": int(batch.mask.sum()),
-                **monitor,
-                **self._ledger_row(),
-            }
-            spent = self.ledger.total / c.flop_budget if c.flop_budget else 0.0
-            if c.flop_budget and step == 1 and spent > 1.0:
-                raise LabkitError(
-                    f"the FLOP budget {c.flop_budget:.3g} is below the cost of one {c.method} step "
-                    f"({self.ledger.total:.3g} FLOPs); raise the budget or lower batch_size/group_size"
-                )
-            last = step == c.steps or spent >= 1.0
-            eval_due = c.eval_every and step % c.eval_every == 0
-            if c.flop_budget:
-                eval_due = int(spent * c.eval_points) > int(flops_before * c.eval_points / c.flop_budget)
-            if eval_due or last:
-                row["eval_accuracy"] = self.evaluate()
+            row = self.train_step(step)
+            self._check_budget(row)
+            if self.evaluation_due(row):
+                row.update(self.evaluation())
             self._write(row)
             if self.out_dir is not None and c.save_every and step % c.save_every == 0:
                 save_checkpoint(self)
             if self.on_step is not None:
-                self.on_step(step, batch, row)
+                self.on_step(step, self.batch, row)
             bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss", "reward", "teacher_kl") if k in row})
-            if last:
+            if c.flop_budget and row["flops"] >= c.flop_budget:
                 break
-        if c.flop_budget and self.ledger.total < c.flop_budget:
-            raise LabkitError(
-                f"{c.method} reached its step cap ({c.steps}) after {self.ledger.total:.3g} of the "
-                f"{c.flop_budget:.3g} FLOP budget; raise steps or lower the budget"
-            )
         if self.out_dir is not None:
-            save(
-                self.student,
-                self.tokenizer,
-                self.out_dir / "final",
-                extra={
-                    "task": asdict(self.task),
-                    "train": asdict(c),
-                    "final_accuracy": self.history[-1]["eval_accuracy"],
-                },
-            )
+            extra = {
+                "task": asdict(self.task),
+                "train": asdict(c),
+                "final_accuracy": self.history[-1]["eval_accuracy"],
+            }
+            save(self.student, self.tokenizer, self.out_dir / "final", extra=extra)
         return TrainResult(self.history, self.ledger, c, self.out_dir)
 
 
@@ -639,7 +611,7 @@ def train(
     config: TrainConfig,
     student,
     tokenizer,
-    task: AdditionTask,
+    task: Task,
     teacher=None,
     out_dir=None,
     resume: bool = False,

@@ -30,7 +30,7 @@ NOTEBOOK_CELLS = [
     "prompts = encode_prompts(tokenizer, [p.prompt for p in task.problems(3, 'held_out', seed=0)])\n"
     "snapshots = {}\n"
     "for name, model in (('student', student), ('teacher', teacher)):\n"
-    "    r = sample(model, prompts, task.max_completion_length, tokenizer.eos_token_id, tokenizer.pad_token_id,\n"
+    "    r = sample(model, prompts, task.max_completion_length, tokenizer,\n"
     "               generator=torch.Generator().manual_seed(0))\n"
     "    scores = score_tokens(student, teacher, tokenizer, r.sequences, r.prompt_length, r.completion_mask)\n"
     "    snapshots[name] = [{'step': 0, 'flops': 0.0, 'scores': scores}]\n",

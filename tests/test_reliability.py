@@ -58,7 +58,7 @@ class Interrupt(Exception):
 
 def test_resumed_run_continues_exactly_as_if_never_stopped(tokenizer, tiny_sizes, tmp_path):
     config = TrainConfig(
-        method="opd", steps=6, batch_size=4, group_size=2, eval_n=8, eval_every=2, save_every=3, seed=3
+        method="opd", steps=6, batch_size=4, group_size=2, eval_n=8, eval_points=3, save_every=3, seed=3
     )
     student, teacher = _models(tokenizer, tiny_sizes)
     straight = train(

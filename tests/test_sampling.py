@@ -17,8 +17,7 @@ def test_sampled_logprobs_match_a_separate_forward_pass(tokenizer, tiny_teacher,
         tiny_teacher,
         _prompts(tokenizer),
         30,
-        tokenizer.eos_token_id,
-        tokenizer.pad_token_id,
+        tokenizer,
         temperature,
         gen,
     )
@@ -30,9 +29,7 @@ def test_sampled_logprobs_match_a_separate_forward_pass(tokenizer, tiny_teacher,
 
 def test_completion_mask_covers_tokens_up_to_and_including_eos(tokenizer, tiny_teacher):
     gen = torch.Generator().manual_seed(3)
-    rollout = sample(
-        tiny_teacher, _prompts(tokenizer), 40, tokenizer.eos_token_id, tokenizer.pad_token_id, 1.0, gen
-    )
+    rollout = sample(tiny_teacher, _prompts(tokenizer), 40, tokenizer, 1.0, gen)
     for ids, mask in zip(rollout.completion_ids.tolist(), rollout.completion_mask.tolist()):
         n = int(sum(mask))
         assert mask == [1.0] * n + [0.0] * (len(mask) - n)  # contiguous from the start
@@ -42,9 +39,7 @@ def test_completion_mask_covers_tokens_up_to_and_including_eos(tokenizer, tiny_t
 
 
 def test_greedy_decoding_takes_the_argmax(tokenizer, tiny_teacher):
-    rollout = sample(
-        tiny_teacher, _prompts(tokenizer, 4), 10, tokenizer.eos_token_id, tokenizer.pad_token_id, 0.0
-    )
+    rollout = sample(tiny_teacher, _prompts(tokenizer, 4), 10, tokenizer, 0.0)
     with torch.no_grad():
         logits = tiny_teacher(rollout.sequences).logits[:, rollout.prompt_length - 1 : -1]
     chosen = logits.argmax(-1)
@@ -58,8 +53,7 @@ def test_sampling_is_seeded(tokenizer, tiny_teacher):
             tiny_teacher,
             _prompts(tokenizer),
             20,
-            tokenizer.eos_token_id,
-            tokenizer.pad_token_id,
+            tokenizer,
             1.0,
             torch.Generator().manual_seed(7),
         ).sequences
@@ -70,12 +64,12 @@ def test_sampling_is_seeded(tokenizer, tiny_teacher):
 
 def test_too_long_a_request_names_the_context(tokenizer, tiny_teacher):
     with pytest.raises(LabkitError, match="context is 256"):
-        sample(tiny_teacher, _prompts(tokenizer, 2), 300, tokenizer.eos_token_id, tokenizer.pad_token_id)
+        sample(tiny_teacher, _prompts(tokenizer, 2), 300, tokenizer)
 
 
 def test_bad_temperature_is_refused(tokenizer, tiny_teacher):
     with pytest.raises(LabkitError, match="temperature"):
-        sample(tiny_teacher, _prompts(tokenizer, 2), 5, tokenizer.eos_token_id, tokenizer.pad_token_id, -1.0)
+        sample(tiny_teacher, _prompts(tokenizer, 2), 5, tokenizer, -1.0)
 
 
 def test_completions_encode_and_decode(tokenizer):

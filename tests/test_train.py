@@ -23,8 +23,7 @@ def _student_teacher_kl(student, teacher, tokenizer, n=64, seed=99):
         student,
         encode_prompts(tokenizer, [p.prompt for p in problems]),
         TASK.max_completion_length,
-        tokenizer.eos_token_id,
-        tokenizer.pad_token_id,
+        tokenizer,
         1.0,
         torch.Generator().manual_seed(seed),
     )
@@ -93,8 +92,7 @@ def test_gkd_lowers_its_generalized_jsd(tokenizer, tiny_student, tiny_teacher):
         tiny_teacher,
         encode_prompts(tokenizer, [p.prompt for p in problems]),
         TASK.max_completion_length,
-        tokenizer.eos_token_id,
-        tokenizer.pad_token_id,
+        tokenizer,
         1.0,
         torch.Generator().manual_seed(5),
     )
@@ -227,7 +225,7 @@ def test_rl_step_raises_the_likelihood_of_above_average_samples(tokenizer, tiny_
 
 
 def test_learning_rate_warms_up_then_decays_to_its_floor_on_the_last_step():
-    c = TrainConfig(steps=100, warmup_steps=10, learning_rate=1e-3, min_lr_ratio=0.1)
+    c = TrainConfig(steps=100, warmup_steps=10, learning_rate=1e-3)
     lrs = [learning_rate_at(c, s) for s in range(100)]
     assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3) and lrs[10] == pytest.approx(1e-3)
     assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
@@ -287,12 +285,13 @@ def test_opd_options_reach_the_advantages(tokenizer, tiny_student, tiny_teacher)
         )
         return trainer.make_batch(1)
 
-    plain, clipped, discounted = (
+    plain, doubled, discounted = (
         advantages(),
-        advantages(advantage_clip=0.05),
+        advantages(kl_penalty_coef=2.0),
         advantages(kl_discount_factor=1.0),
     )
-    assert plain.advantages.abs().max() > 0.05 and clipped.advantages.abs().max() <= 0.05 + 1e-7
+    assert plain.advantages.abs().max() > 0
+    torch.testing.assert_close(doubled.advantages, 2 * plain.advantages)
     # discount 1: each position carries the sum of the per-token advantages from there to the end
     expected = plain.advantages.flip(1).cumsum(1).flip(1) * plain.mask
     torch.testing.assert_close(discounted.advantages, expected, rtol=1e-5, atol=1e-5)

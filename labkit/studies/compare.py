@@ -205,8 +205,7 @@ def _train_one(
                     student,
                     probe_ids,
                     task.max_completion_length,
-                    tokenizer.eos_token_id,
-                    tokenizer.pad_token_id,
+                    tokenizer,
                     1.0,
                     torch.Generator().manual_seed(step),
                 )

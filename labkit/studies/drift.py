@@ -119,11 +119,9 @@ def drift_profile(student, teacher, tokenizer, task, n: int = 256, seed: int = 0
         student,
         encode_prompts(tokenizer, [p.prompt for p in problems]),
         task.max_completion_length,
-        tokenizer.eos_token_id,
-        tokenizer.pad_token_id,
+        tokenizer,
         1.0,
         torch.Generator().manual_seed(seed),
-        vocab_size=len(tokenizer),
     )
     with torch.no_grad():
         _, s = token_logprobs(

@@ -34,7 +34,7 @@ TEACHER_RECIPE = TrainConfig(
     warmup_steps=100,
     batch_size=128,
     group_size=1,
-    eval_every=250,
+    eval_points=6,
     eval_n=256,
     eval_temperature=0.0,
 )
@@ -49,7 +49,7 @@ STUDENT_RECIPE = TrainConfig(
     warmup_steps=100,
     batch_size=128,
     group_size=1,
-    eval_every=50,
+    eval_points=6,
     eval_n=256,
 )
 # A teacher of the student's own size (the post's strongest case: a model distilled back into its own base). It learns
@@ -63,7 +63,7 @@ SMALL_TEACHER_RECIPE = TrainConfig(
     warmup_steps=100,
     batch_size=128,
     group_size=1,
-    eval_every=250,
+    eval_points=4,
     eval_n=256,
 )
 FINAL_EVAL_N = 1000

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 from pathlib import Path
 
 RESULT_MIMETYPE = "application/vnd.labkit.result+json"
@@ -17,10 +16,6 @@ def colab_ref() -> str:
     from .. import __version__
 
     return f"v{__version__}"
-
-
-def on_colab() -> bool:
-    return "google.colab" in sys.modules
 
 
 def data_dir() -> Path:
