@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.labkit-installed
 PORT ?= 8888
 
-.PHONY: lab test run data clean
+.PHONY: lab test test-fast lint run data clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,9 +18,18 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT) $(LAB_ARGS) $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
 		--IdentityProvider.token="$${JUPYTER_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(24))')}"
 
-## make test: unit tests and every notebook (papermill, quick settings)
-test: $(STAMP)
+## make test: lint, unit tests and every notebook (papermill, quick settings)
+test: lint
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+## make test-fast: lint and the unit tests, without notebooks, Jupyter, the browser or worker processes (< 1 minute)
+test-fast: lint
+	$(BIN)/python -m pytest tests -m "not slow" -q $(PYTEST_ARGS)
+
+## make lint: ruff's checks and its format check (fix with: .venv/bin/ruff format . && .venv/bin/ruff check --fix .)
+lint: $(STAMP)
+	$(BIN)/ruff check --quiet .
+	$(BIN)/ruff format --check --quiet .
 
 ## make run: execute every notebook at full settings into outputs/ (a rendered copy of the lab)
 run: $(STAMP)

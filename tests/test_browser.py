@@ -15,6 +15,8 @@ import pytest
 from .conftest import DATA, ROOT
 from .jupyter_server import free_port, private_env, start, stop
 
+pytestmark = pytest.mark.slow  # starts processes, servers or notebooks: `make test-fast` skips it
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "outputs" / "browser"
 TOKEN = "browser-test-token"

@@ -17,6 +17,7 @@ def _run(*args):
     )
 
 
+@pytest.mark.slow
 def test_eval_prints_one_json_object():
     proc = _run("eval", "--model", str(DATA / "teacher"), "--n", "64", "--seed", "3")
     assert proc.returncode == 0, proc.stderr
@@ -44,6 +45,7 @@ def test_bad_input_exits_non_zero_with_one_readable_line(args, message, capsys):
     assert len(err.splitlines()) == 1 and err.startswith("labkit: error:") and message in err
 
 
+@pytest.mark.slow
 def test_bad_input_from_a_shell_gives_exit_code_2_and_no_traceback():
     proc = _run("train", "--method", "opd", "--steps", "-1", "--out", "/tmp/x")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -88,6 +90,7 @@ def test_every_method_trains_through_the_cli(method, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["method"] == method
 
 
+@pytest.mark.slow
 def test_on_policy_distillation_lowers_teacher_kl_within_40_steps(tmp_path, capsys):
     assert (
         main(

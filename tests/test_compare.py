@@ -8,6 +8,8 @@ import pytest
 from labkit.studies.compare import CompareConfig, run_comparison, summarize
 from labkit.errors import LabkitError
 
+pytestmark = pytest.mark.slow  # starts processes, servers or notebooks: `make test-fast` skips it
+
 SMALL = dict(methods=("sft", "opd"), seeds=1, budget=2e10, eval_n=32, eval_points=2, snapshot_prompts=1)
 
 

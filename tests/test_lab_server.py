@@ -9,6 +9,8 @@ import pytest
 from .conftest import ROOT
 from .jupyter_server import free_port, private_env, start, stop
 
+pytestmark = pytest.mark.slow  # starts processes, servers or notebooks: `make test-fast` skips it
+
 
 def _get(url: str, token: str | None = None):
     request = urllib.request.Request(url, headers={"Authorization": f"token {token}"} if token else {})

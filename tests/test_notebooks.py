@@ -6,6 +6,8 @@ import pytest
 
 from labkit.tools.run_notebooks import OFFLINE_PARAMETERS, execute
 
+pytestmark = pytest.mark.slow  # starts processes, servers or notebooks: `make test-fast` skips it
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
@@ -22,13 +24,15 @@ def check_02(r):
         r["final_accuracy"] >= r["start_accuracy"] + 0.1
     )  # SFT on teacher samples helps this student quickly
     assert r["teacher_kl_end"] < r["teacher_kl_start"]
-    assert 0 <= r["clean_error_rate"] <= 1 and 0 <= r["after_error_rate"] <= 1
+    # the compounding analysis had mistakes to measure: most steps right, some wrong, some after a first mistake
+    assert 0 < r["clean_error_rate"] < 0.5 and r["after_error_rate"] is not None and r["after_error_rate"] > 0
     assert r["teacher_flops"] > 0  # the teacher wrote every training token
 
 
 def check_03(r):
     assert r["teacher_flops"] == 0  # RL never asks the teacher
-    assert 0 < r["bits_per_episode"] <= 1 and 0 <= r["silent_groups"] <= 1
+    assert 0 < r["bits_per_episode"] <= 1
+    assert 0 < r["silent_groups"] < 1  # at this start some groups carry no signal, and some do
     assert r["tokens_per_episode"] > 10 * r["bits_per_episode"]
     assert r["reward_end"] > r["reward_start"]
 
@@ -47,7 +51,7 @@ def check_05(r):
     assert all(n == r["seeds"] for n in r["curves_per_method"].values())
     for method, accuracy in r["final_accuracy"].items():
         assert r["start_accuracy"] < accuracy <= 1, method  # every method improves on the shared start
-    assert all(0 <= x <= 1 for x in r["unlikely_rate"].values())
+    assert all(0 < x < 1 for x in r["unlikely_rate"].values())  # some rollouts leave the teacher's support
 
 
 def check_00(r):
@@ -68,7 +72,6 @@ def check_06(r):
 def check_07(r):
     assert r["compatible"] is True and r["device"] == "cpu" and r["steps"] == 3
     assert len(r["teacher_kl"]) == 3 and all(x >= 0 for x in r["teacher_kl"])
-    assert 0 <= r["student_accuracy_start"] <= 1 and 0 <= r["student_accuracy_end"] <= 1
     assert r["scored_tokens"] >= 1
 
 

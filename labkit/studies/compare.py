@@ -12,27 +12,25 @@ and ``final_accuracy_spread`` (min, max).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import platform
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from ..tools.checkpoint import write_json_atomic, write_text_atomic
 from ..encoding import encode_prompts
 from ..errors import LabkitError
 from ..evaluate import evaluate, task_of
 from ..models import check_compatible, load
 from ..pertoken import score_tokens
-from .costs import cost_to_reach
 from ..sampling import sample
+from ..tools.checkpoint import write_json_atomic, write_text_atomic
+from ..tools.workers import cores, parent_alive, run_jobs
 from ..train import EVAL_SEED, METHODS, TrainConfig, train
+from .costs import cost_to_reach
 
 # What each method runs with in the comparison. Everything not listed is shared (TrainConfig defaults + CompareConfig).
 # Learning rates were not tuned per method: 3e-4 trained SFT and OPD steadily in notebooks 02 and 04; RL gets 2e-4 and a
@@ -200,6 +198,8 @@ def _train_one(
         snapshots = []
 
         def snapshot(step, batch, row):
+            if not parent_alive():  # in a worker whose notebook was killed: stop, leave no orphan
+                os._exit(1)
             if keep_student and "eval_accuracy" in row:
                 rollout = sample(
                     student,
@@ -234,57 +234,6 @@ def _train_one(
         torch.set_num_threads(threads)
 
 
-def _cores() -> int:
-    """CPU cores this process may use (its affinity, not the machine's count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """In a worker: exit as soon as the process that started it is gone (killed notebooks leave no orphans)."""
-    import threading
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def _run_in_workers(args: list[tuple], workers: int, bar) -> list:
-    """Run ``_train_one(*a)`` for each ``a`` in spawned processes; results in ``args`` order.
-
-    spawn, not fork: a forked child of a process that already ran torch's thread pool can hang. The first error stops
-    the rest (queued runs are cancelled, running workers are terminated) and is raised here; so is an interrupt.
-    """
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_exit_with_parent,
-        initargs=(os.getpid(),),
-    )
-    futures = [pool.submit(_train_one, *a) for a in args]
-    try:
-        for future in as_completed(futures):
-            future.result()  # raises the first failure now, not after every other run
-            bar.update()
-        pool.shutdown(wait=True)
-        return [f.result() for f in futures]
-    except BaseException as error:  # a failed run, a dead worker or an interrupt: stop everything now
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            if process.is_alive():
-                process.terminate()
-        if not isinstance(error, BrokenProcessPool):
-            raise
-        raise LabkitError(
-            "the worker processes of the comparison died before finishing: either the script that "
-            'calls run_comparison lacks `if __name__ == "__main__":` (worker processes import it '
-            "again), or a worker ran out of memory. Fix the script, or run in this process with "
-            "CompareConfig(workers=1) (`--workers 1` on the command line)"
-        ) from error
-
-
 def run_comparison(
     config: CompareConfig, student_path=None, teacher_path=None, progress: bool = True
 ) -> Comparison:
@@ -311,16 +260,15 @@ def run_comparison(
 
     jobs = [(method, seed) for method in config.methods for seed in range(config.seeds)]
     args = [(method, seed, config, student_path, teacher_path, seed == 0) for method, seed in jobs]
-    workers = min(config.workers or _cores(), len(jobs))
-    bar = tqdm(total=len(jobs), desc="runs", disable=not progress)
-    if workers == 1:
-        outputs = []
-        for a in args:
-            outputs.append(_train_one(*a))
-            bar.update()
-    else:
-        outputs = _run_in_workers(args, workers, bar)
-    bar.close()
+    workers = min(config.workers or cores(), len(jobs))
+    with tqdm(total=len(jobs), desc="runs", disable=not progress) as bar:
+        if workers == 1:
+            outputs = []
+            for a in args:
+                outputs.append(_train_one(*a))
+                bar.update()
+        else:
+            outputs = run_jobs(_train_one, args, workers, on_done=bar.update)
     for (method, seed), (result, snapshots, weights) in zip(jobs, outputs):
         comparison.runs.setdefault(method, []).append(result)
         if weights is not None:
