@@ -10,30 +10,70 @@ import pytest
 from labkit.studies.costs import (
     ACCOUNTINGS,
     axis,
+    bootstrap_accuracy,
+    bootstrap_ratio,
     common_level,
     cost_to_reach,
     curve_cost,
+    describe_ratio,
+    excludes_one,
     pack_correct,
     pair_level,
     pair_ratio,
     ratio_range,
     unpack_correct,
+    verdict,
 )
 
 EVALUATION_COSTS = np.concatenate([[0.0], np.logspace(9, 12, 12)])  # the start, then 12 up to 1e12
+
+
+def _curve(xs, correct, student_share=1.0, seed=0):
+    """A results curve from the outcomes ``correct`` [evaluations, problems] at costs ``xs`` (total FLOPs)."""
+    xs = np.asarray(xs, dtype=float)
+    correct = np.asarray(correct, dtype=bool)
+    return {
+        "seed": seed,
+        "flops": xs.tolist(),
+        "student_flops": (xs * student_share).tolist(),
+        "teacher_flops": (xs * (1 - student_share)).tolist(),
+        "seconds": (xs / 1e9).tolist(),
+        "episodes": (xs / 1e8).tolist(),
+        "accuracy": correct.mean(1).tolist(),
+        "greedy_accuracy": correct.mean(1).tolist(),
+        "correct": [pack_correct(row) for row in correct],
+        "greedy_correct": [pack_correct(row) for row in correct],
+    }
 
 
 def _priced_curve(xs, accuracies, student_share=1.0):
     """The part of a curve point estimates read: costs at ``xs`` (total FLOPs) and exact ``accuracies``."""
     xs = np.asarray(xs, dtype=float)
     return {
-        "flops": list(xs),
-        "student_flops": list(xs * student_share),
-        "teacher_flops": list(xs * (1 - student_share)),
-        "seconds": list(xs / 1e9),
-        "episodes": list(xs / 1e8),
+        "flops": xs.tolist(),
+        "student_flops": (xs * student_share).tolist(),
+        "teacher_flops": (xs * (1 - student_share)).tolist(),
+        "seconds": (xs / 1e9).tolist(),
+        "episodes": (xs / 1e8).tolist(),
         "accuracy": list(accuracies),
     }
+
+
+def _method(rng, cost_scale, seeds=5, problems=200, seed_noise=0.2, student_share=1.0, slope=1.5):
+    """Seeds of a method that solves problem i after cost x with chance sigmoid(slope log(x / scale) - d_i).
+
+    The difficulties d_i are the held-out set's, the same for every method (a fixed generator). Each seed's
+    scale is ``cost_scale`` times a log-normal factor of median 1, so two methods' true cost ratio at any
+    level is the ratio of their ``cost_scale``s. The start (cost 0) has the skill of cost 1e8.
+    """
+    difficulty = np.random.default_rng(1234).normal(0.0, 1.0, problems)
+    curves = []
+    for seed in range(seeds):
+        scale = cost_scale * np.exp(seed_noise * rng.normal())
+        skill = slope * np.log(np.maximum(EVALUATION_COSTS, 1e8) / scale)  # [evaluations]
+        solved = 1 / (1 + np.exp(difficulty[None, :] - skill[:, None]))  # [evaluations, problems]
+        curves.append(_curve(EVALUATION_COSTS, rng.random(solved.shape) < solved, student_share, seed))
+    return {"curves": curves}
 
 
 def test_pack_correct_round_trips_and_is_short():
@@ -173,3 +213,120 @@ def test_pairs_are_priced_at_their_own_level_and_never_at_the_start():
     assert priced["level"] == pytest.approx(0.4) and priced["ratio"] == pytest.approx(0.5)
     assert priced["range"] == pytest.approx((0.5, 0.5))
     assert pair_ratio(summary, "flops", "sft")["ratio"] is None
+
+
+def _pair(cost_ratio, seeds=5, problems=200, seed_noise=0.2, generator=0):
+    """rl and opd racing, rl ``cost_ratio`` times dearer at every level (the true ratio)."""
+    rng = np.random.default_rng(generator)
+    return {
+        "methods": {
+            "rl": _method(rng, cost_ratio * 1e10, seeds, problems, seed_noise),
+            "opd": _method(rng, 1e10, seeds, problems, seed_noise),
+        }
+    }
+
+
+def _stalled(seed, problems=200):
+    """A seed that never gets past 20%: the same fifth of the problems solved at every evaluation."""
+    correct = np.tile(np.arange(problems) < problems // 5, (len(EVALUATION_COSTS), 1))
+    return _curve(EVALUATION_COSTS, correct, seed=seed)
+
+
+def _log_width(ci):
+    return np.log(ci[1] / ci[0])
+
+
+def test_the_bootstrap_interval_contains_the_true_ratio():
+    result = bootstrap_ratio(_pair(3.0), "rl", "opd", "flops", level=0.5)
+    assert result["ci"][0] < 3.0 < result["ci"][1]
+    assert result["ci"][0] < result["ratio"] < result["ci"][1]
+    assert result["reached"] == 1.0 and result["kept"] == 1.0 and result["n_boot"] == 1000
+
+
+def test_the_interval_narrows_with_more_seeds_and_with_more_problems():
+    few_seeds = bootstrap_ratio(_pair(3.0, seeds=3), "rl", "opd", "flops", level=0.5)
+    many_seeds = bootstrap_ratio(_pair(3.0, seeds=20), "rl", "opd", "flops", level=0.5)
+    assert _log_width(many_seeds["ci"]) < 0.8 * _log_width(few_seeds["ci"])
+    # with little seed noise the held-out set's size is what limits the interval
+    few_problems = bootstrap_ratio(_pair(3.0, problems=50, seed_noise=0.02), "rl", "opd", "flops", level=0.5)
+    many_problems = bootstrap_ratio(
+        _pair(3.0, problems=800, seed_noise=0.02), "rl", "opd", "flops", level=0.5
+    )
+    assert _log_width(many_problems["ci"]) < 0.5 * _log_width(few_problems["ci"])
+
+
+def test_two_identical_methods_show_no_clear_difference():
+    result = bootstrap_ratio(_pair(1.0), "rl", "opd", "flops")  # at their pair level
+    assert result["ci"][0] < 1.0 < result["ci"][1] and not excludes_one(result["ci"])
+    assert verdict(result, "rl", "opd") == "no clear difference"
+
+
+def test_a_method_3x_cheaper_with_little_noise_is_cheaper():
+    summary = _pair(3.0, problems=500, seed_noise=0.05)
+    result = bootstrap_ratio(summary, "rl", "opd", "flops", level=0.5)
+    assert result["ci"][0] > 1.0 and excludes_one(result["ci"])
+    assert verdict(result, "rl", "opd") == "opd cheaper"
+    flipped = bootstrap_ratio(summary, "opd", "rl", "flops", level=0.5)
+    assert flipped["ci"][1] < 1.0 and verdict(flipped, "opd", "rl") == "opd cheaper"
+
+
+def test_a_replicate_where_one_method_never_reaches_counts_it_as_infinitely_dear():
+    summary = _pair(1.0)
+    rl = summary["methods"]["rl"]["curves"]
+    rl[2:] = [_stalled(seed) for seed in (2, 3, 4)]  # 2 of 5 seeds reach the level
+    result = bootstrap_ratio(summary, "rl", "opd", "flops", level=0.5)
+    assert result["ratio"] is None  # a seed never reached it
+    # rl's median seed reaches it when 3 of 5 resampled seeds are the 2 that do: P = 0.317
+    assert result["reached"] == pytest.approx(0.317, abs=0.05)
+    assert result["kept"] == 1.0 and result["ci"][1] == np.inf
+
+
+def test_replicates_where_neither_reaches_are_dropped_and_too_few_left_give_no_interval():
+    summary = _pair(1.0)
+    for method in ("rl", "opd"):
+        summary["methods"][method]["curves"][1:] = [_stalled(seed) for seed in (1, 2, 3, 4)]
+    result = bootstrap_ratio(summary, "rl", "opd", "flops", level=0.5)
+    # each median reaches with P = 0.058, so about 1 - 0.942 ** 2 = 11% of replicates have a ratio
+    assert result["kept"] == pytest.approx(0.11, abs=0.03) and result["reached"] < 0.02
+    assert result["ci"] is None and verdict(result, "rl", "opd") == "no clear difference"
+
+
+def test_a_level_not_above_the_start_is_not_priced():
+    summary = _pair(3.0)
+    start = max(c["accuracy"][0] for e in summary["methods"].values() for c in e["curves"])
+    result = bootstrap_ratio(summary, "rl", "opd", "flops", level=start)
+    assert result["ratio"] is None and result["ci"] is None
+    assert verdict(result, "rl", "opd") == "not priced" and describe_ratio(result) == "–"
+
+
+def test_the_greedy_key_prices_the_greedy_outcomes():
+    summary = _pair(3.0)
+    for rl, opd in zip(summary["methods"]["rl"]["curves"], summary["methods"]["opd"]["curves"]):
+        rl["greedy_accuracy"], rl["greedy_correct"] = opd["greedy_accuracy"], opd["greedy_correct"]
+    greedy = bootstrap_ratio(summary, "rl", "opd", "flops", level=0.5, key="greedy_accuracy")
+    assert greedy["ratio"] == pytest.approx(1.0) and greedy["ci"][0] < 1.0 < greedy["ci"][1]
+    assert bootstrap_ratio(summary, "rl", "opd", "flops", level=0.5)["ratio"] > 2.0
+
+
+def test_pair_ratio_carries_the_bootstrap_interval_when_outcomes_are_there():
+    summary = _pair(3.0)
+    priced = pair_ratio(summary, "flops", "rl")
+    boot = bootstrap_ratio(summary, "rl", "opd", "flops")
+    assert priced["ratio"] == pytest.approx(boot["ratio"]) and priced["ci"] == boot["ci"]
+    assert priced["level"] == pair_level(summary, "rl")
+
+
+def test_final_accuracy_has_an_interval_around_the_mean():
+    # cost scale 1e12: the last evaluation's skill is 0, so the expected accuracy is E[sigmoid(-d)] = 0.5
+    curves = _method(np.random.default_rng(0), 1e12, seed_noise=0.0)["curves"]
+    result = bootstrap_accuracy(curves)
+    assert result["mean"] == pytest.approx(np.mean([c["accuracy"][-1] for c in curves]))
+    assert result["ci"][0] < 0.5 < result["ci"][1] and result["ci"][1] - result["ci"][0] < 0.2
+
+
+def test_describe_ratio_prints_the_ratio_and_its_interval():
+    assert describe_ratio({"ratio": 1.234, "ci": [0.91, 1.6]}) == "1.23× (0.91–1.60)"
+    assert describe_ratio({"ratio": 2.0, "ci": None}) == "2.00× (no interval)"
+    assert describe_ratio({"ratio": None, "ci": [1.5, np.inf]}) == "– (1.50–inf)"  # a seed never reached
+    assert excludes_one([1.1, 2.0]) and excludes_one([0.2, 0.9]) and not excludes_one([0.9, 1.1])
+    assert not excludes_one(None)

@@ -24,7 +24,9 @@ order, everywhere), packed by :func:`pack_correct`. A summary is
 ``{"methods": {name: {"curves": [curve per seed], ...}}}``.
 
 A method's cost to reach an accuracy is interpolated between evaluations (:func:`curve_cost`), so ratios are
-continuous rather than ratios of evaluation indices.
+continuous rather than ratios of evaluation indices. Their 95% intervals (:func:`bootstrap_ratio`) resample
+both the seeds and the held-out problems, and a method is called cheaper (:func:`verdict`) only when the
+interval excludes 1.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ ACCOUNTINGS = {
 
 DATA_FREE_METHODS = ("sft",)
 """methods that ``post_sft_data_free`` prices by their student FLOPs alone"""
+
+
+CORRECT_KEYS = {"accuracy": "correct", "greedy_accuracy": "greedy_correct"}
+"""where each curve keeps the packed per-problem outcomes behind each accuracy"""
 
 
 def pack_correct(outcomes: Sequence[bool | int | float]) -> str:
@@ -171,17 +177,164 @@ def ratio_range(
     return min(pairs), max(pairs)
 
 
-def pair_ratio(summary: dict, accounting: str, method: str, baseline: str = "opd") -> dict:
-    """``cost(method) / cost(baseline)`` at their :func:`pair_level`, with the seed-pair range.
+def _stack_runs(runs: list[np.ndarray]) -> np.ndarray:
+    """Per-run arrays ``[evaluations, ...]`` as one ``[runs, most evaluations, ...]``.
+
+    A shorter run repeats its last evaluation, which moves no first crossing.
+    """
+    longest = max(len(run) for run in runs)
+    return np.stack([np.concatenate([run, np.repeat(run[-1:], longest - len(run), axis=0)]) for run in runs])
+
+
+def problem_weights(rng: np.random.Generator, n_problems: int, n_boot: int) -> np.ndarray:
+    """``[n_boot, n_problems]``: how often each held-out problem is drawn when resampled with replacement."""
+    draws = rng.integers(0, n_problems, (n_boot, n_problems)) + n_problems * np.arange(n_boot)[:, None]
+    counts = np.bincount(draws.ravel(), minlength=n_boot * n_problems)
+    return counts.reshape(n_boot, n_problems).astype(float)
+
+
+def _outcomes(curves: list[dict], key: str) -> np.ndarray:
+    """``[seeds, evaluations, problems]``: the 0/1 outcomes behind ``curve[key]``, unpacked."""
+    packed = CORRECT_KEYS[key]
+    return _stack_runs([np.stack([unpack_correct(t) for t in c[packed]]) for c in curves]).astype(float)
+
+
+def _resampled_costs(
+    entry: dict, method: str, accounting: str, level: float, weights: np.ndarray, rng, key: str
+) -> np.ndarray:
+    """``[n_boot]``: per replicate, the median over resampled seeds of the cost to reach ``level`` (+inf if
+    the median seed never does), every accuracy recomputed on the replicate's problems (``weights`` rows)."""
+    outcomes = _outcomes(entry["curves"], key)  # [seeds, evaluations, problems]
+    seeds, evaluations, n_problems = outcomes.shape
+    xs = _stack_runs([np.asarray(axis(c, accounting, method), dtype=float) for c in entry["curves"]])
+    solved = weights @ outcomes.reshape(-1, n_problems).T  # [boot, seeds * evaluations]
+    accuracies = solved.reshape(-1, seeds, evaluations) / n_problems
+    costs = crossing_costs(xs, accuracies, level)  # [boot, seeds]
+    picks = rng.integers(0, seeds, costs.shape)  # the seeds, resampled with replacement
+    return np.median(np.take_along_axis(costs, picks, 1), axis=1)
+
+
+def bootstrap_ratio(
+    summary: dict,
+    method: str,
+    baseline: str,
+    accounting: str,
+    level: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    key: str = "accuracy",
+) -> dict:
+    """``cost(method) / cost(baseline)`` at ``level``, with a 95% bootstrap interval.
+
+    ``ratio`` is the median over seeds of the method's :func:`curve_cost` over the baseline's, from the data
+    as is. Each of ``n_boot`` replicates resamples, with replacement,
+
+      - the held-out problems: one resample of problem indices per replicate, shared by every evaluation of
+        every run of both methods (all evaluate the same problems); each accuracy is recomputed from the
+        ``correct`` outcomes (``greedy_correct`` for ``key="greedy_accuracy"``);
+      - each method's seeds, independently;
+
+    prices every resampled curve by :func:`curve_cost` and takes the ratio of the two medians. A method whose
+    median never reaches the level costs +inf (the ratio is inf or 0); a replicate with inf/inf or 0/0 has no
+    ratio and is dropped.
+
+        ci       [2.5th, 97.5th] percentiles of the kept ratios, the order statistics at or just outside them
+                 (None when fewer than half the replicates are kept)
+        reached  the fraction of replicates in which both methods' medians reached the level
+        kept     the fraction of replicates with a ratio
+
+    ``level`` defaults to :func:`pair_level`; a level no higher than the start accuracy is refused (ratio, ci
+    None).
+    """
+    level = pair_level(summary, method, baseline, key) if level is None else level
+    result = {"level": level, "ratio": None, "ci": None, "reached": None, "kept": None, "n_boot": n_boot}
+    if level <= start_accuracy(summary, (method, baseline), key):
+        return result
+    result["ratio"] = point_ratio(summary, accounting, method, baseline, level, key)
+    rng = np.random.default_rng(seed)
+    n_problems = unpack_correct(summary["methods"][method]["curves"][0][CORRECT_KEYS[key]][0]).size
+    weights = problem_weights(rng, n_problems, n_boot)
+    mine, base = (
+        _resampled_costs(summary["methods"][m], m, accounting, level, weights, rng, key)
+        for m in (method, baseline)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = mine / base
+    kept = ratios[~np.isnan(ratios)]
+    result["reached"] = float(np.mean(np.isfinite(mine) & np.isfinite(base)))
+    result["kept"] = kept.size / n_boot
+    if kept.size >= n_boot / 2:
+        low, high = np.percentile(kept, 2.5, method="lower"), np.percentile(kept, 97.5, method="higher")
+        result["ci"] = [float(low), float(high)]
+    return result
+
+
+def bootstrap_accuracy(curves: list[dict], key: str = "accuracy", n_boot: int = 1000, seed: int = 0) -> dict:
+    """Final accuracy, the mean over seeds of each run's last evaluation, with a 95% bootstrap interval.
+
+    ``mean`` is from the data as is; each replicate resamples the held-out problems (one resample shared by
+    every run) and the seeds, both with replacement, as :func:`bootstrap_ratio` does. ``ci``: [2.5th, 97.5th]
+    percentiles.
+    """
+    finals = np.stack([unpack_correct(c[CORRECT_KEYS[key]][-1]) for c in curves])  # [seeds, problems]
+    rng = np.random.default_rng(seed)
+    solved = problem_weights(rng, finals.shape[1], n_boot) @ finals.T.astype(float)  # [boot, seeds]
+    accuracies = solved / finals.shape[1]
+    picks = rng.integers(0, len(curves), accuracies.shape)
+    means = np.take_along_axis(accuracies, picks, 1).mean(1)
+    return {
+        "mean": float(np.mean([c[key][-1] for c in curves])),
+        "ci": [float(x) for x in np.percentile(means, [2.5, 97.5])],
+        "n_boot": n_boot,
+    }
+
+
+def pair_ratio(
+    summary: dict, accounting: str, method: str, baseline: str = "opd", n_boot: int = 1000, seed: int = 0
+) -> dict:
+    """``cost(method) / cost(baseline)`` at their :func:`pair_level`, with the seed-pair range and, when every
+    curve carries its per-problem outcomes, the bootstrap ``ci`` and ``reached`` of :func:`bootstrap_ratio`.
 
     A third method that never improved does not drag the level down to the start. ``ratio`` is None when the
     level is no higher than the start accuracy (one of the two never improved) or a seed never reached it.
     """
     level = pair_level(summary, method, baseline)
+    priced = {"level": level, "ratio": None, "range": None, "ci": None, "reached": None}
     if level <= start_accuracy(summary, (method, baseline)):
-        return {"level": level, "ratio": None, "range": None}
-    return {
-        "level": level,
-        "ratio": point_ratio(summary, accounting, method, baseline, level),
-        "range": ratio_range(summary, accounting, method, baseline, level),
-    }
+        return priced
+    priced["ratio"] = point_ratio(summary, accounting, method, baseline, level)
+    priced["range"] = ratio_range(summary, accounting, method, baseline, level)
+    if all("correct" in c for m in (method, baseline) for c in summary["methods"][m]["curves"]):
+        boot = bootstrap_ratio(summary, method, baseline, accounting, level, n_boot, seed)
+        priced |= {"ci": boot["ci"], "reached": boot["reached"]}
+    return priced
+
+
+def excludes_one(ci: Sequence[float] | None) -> bool:
+    """Whether an interval lies wholly above or wholly below 1 (no interval: no)."""
+    return ci is not None and (ci[0] > 1 or ci[1] < 1)
+
+
+def describe_ratio(result: dict) -> str:
+    """A :func:`bootstrap_ratio` result as tables print it: ``"1.23× (0.91–1.60)"``, ``"–"`` for no ratio."""
+    ratio, ci = result["ratio"], result["ci"]
+    text = "–" if ratio is None else f"{ratio:.2f}×"
+    if ci is None:
+        return text if ratio is None else f"{text} (no interval)"
+    return f"{text} ({ci[0]:.2f}–{ci[1]:.2f})"
+
+
+def verdict(result: dict, method: str, baseline: str) -> str:
+    """The words for a :func:`bootstrap_ratio` of ``cost(method) / cost(baseline)``: "cheaper" only when the
+    interval excludes 1.
+
+    Wholly above 1: ``"<baseline> cheaper"``; wholly below: ``"<method> cheaper"``; otherwise, or with no
+    interval, ``"no clear difference"``; ``"not priced"`` when there is neither a ratio nor a bootstrap
+    (``reached`` None: the level was refused).
+    """
+    ci = result["ci"]
+    if result["ratio"] is None and result["reached"] is None:
+        return "not priced"
+    if not excludes_one(ci):
+        return "no clear difference"
+    return f"{baseline} cheaper" if ci[0] > 1 else f"{method} cheaper"
