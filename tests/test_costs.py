@@ -97,6 +97,13 @@ def test_interpolation_recovers_a_crossing_exactly_on_a_curve_linear_in_log_cost
     assert curve_cost(xs, accuracies, 0.9) is None
 
 
+def test_a_cost_that_is_not_one_per_evaluation_is_refused():
+    with pytest.raises(ValueError):
+        curve_cost(1e10, [0.1, 0.5, 0.6], 0.5)  # a final total, as older results kept student_flops
+    with pytest.raises(ValueError):
+        curve_cost([0, 1e10], [0.1, 0.5, 0.6], 0.5)
+
+
 def test_the_first_interval_is_linear_in_cost_from_the_start():
     # from 0.2 at cost 0 to 0.6 at cost 1e9: halfway in accuracy is halfway in cost
     assert curve_cost([0, 1e9, 1e10], [0.2, 0.6, 0.7], 0.4) == pytest.approx(5e8)

@@ -83,8 +83,10 @@ def crossing_costs(xs, accuracies, level: float) -> np.ndarray:
 
     Returns ``[...]``, +inf where a curve never reaches ``level``.
     """
-    accuracies = np.asarray(accuracies, dtype=float)
-    xs = np.broadcast_to(np.asarray(xs, dtype=float), accuracies.shape)
+    accuracies, xs = np.asarray(accuracies, dtype=float), np.asarray(xs, dtype=float)
+    if xs.shape[-1:] != accuracies.shape[-1:]:  # e.g. a final scalar where a per-evaluation list belongs
+        raise ValueError(f"one cost per evaluation needed: costs {xs.shape}, accuracies {accuracies.shape}")
+    xs = np.broadcast_to(xs, accuracies.shape)
     reached = accuracies >= level
     first = reached.argmax(-1)[..., None]  # the first evaluation at or above the level
     lower = np.maximum(first - 1, 0)  # the last one below it (the start itself when first == 0)
