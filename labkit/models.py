@@ -86,7 +86,8 @@ def load(path: str | os.PathLike, dtype: torch.dtype = torch.float32, device: st
             f"{path_str!r} is not a model folder (no config.json inside); "
             "pass a folder made by save_pretrained, such as data/teacher or data/student"
         )
-    # "org/name" is a hub name only when no local folder "org" exists (so a typo in data/… fails here, at once)
+    # "org/name" is a hub name only when no local folder "org" exists
+    # (so a typo in data/… fails here, at once)
     hub_name = (
         not local.exists()
         and re.fullmatch(r"[\w.-]+/[\w.-]+", path_str) is not None
@@ -94,7 +95,8 @@ def load(path: str | os.PathLike, dtype: torch.dtype = torch.float32, device: st
     )
     if not local.exists() and not hub_name:
         raise LabkitError(
-            f"model folder {path_str!r} does not exist; pass a folder made by save_pretrained (e.g. data/student)"
+            f"model folder {path_str!r} does not exist; "
+            "pass a folder made by save_pretrained (e.g. data/student)"
         )
     hf_logging.disable_progress_bar()  # no "Loading weights" bars in notebooks and CLI output
     try:
@@ -173,6 +175,7 @@ def check_compatible(student_tokenizer, teacher_tokenizer, student_model=None, t
             # Same tokenizer, padded output layers of different size: compare on the real vocabulary only.
             if min(s_rows, t_rows) < len(s_vocab):
                 raise LabkitError(
-                    f"a model's output layer ({min(s_rows, t_rows)} rows) is smaller than the shared vocabulary "
-                    f"({len(s_vocab)} tokens); the checkpoint does not match its tokenizer"
+                    f"a model's output layer ({min(s_rows, t_rows)} rows) is smaller than "
+                    f"the shared vocabulary ({len(s_vocab)} tokens); "
+                    "the checkpoint does not match its tokenizer"
                 )

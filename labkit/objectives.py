@@ -43,8 +43,8 @@ def opd_advantages(
 ) -> torch.Tensor:
     """Per-token advantage of on-policy distillation (Thinking Machines, 2025).
 
-        a_t = -kl_penalty_coef * (log p_student(y_t) - log p_teacher(y_t))      (reverse KL on the sampled token)
-        A_t = sum_{k >= t} gamma^(k-t) a_k                                       (gamma = kl_discount_factor)
+        a_t = -kl_penalty_coef * (log p_student(y_t) - log p_teacher(y_t))   (reverse KL on the sampled token)
+        A_t = sum_{k >= t} gamma^(k-t) a_k                                    (gamma = kl_discount_factor)
 
     With gamma = 0 (the default, as in the post) each token is judged on its own.
     Inputs are [B, T] log-probs of the sampled tokens; the result carries no gradient.

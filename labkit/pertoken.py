@@ -44,7 +44,8 @@ class TokenScores:
         return getattr(self, quantity)
 
     def worst(self, quantity: str = "advantage") -> int:
-        """Index of the token the teacher objects to most (lowest advantage or teacher log-prob, highest KL)."""
+        """Index of the token the teacher objects to most
+        (lowest advantage or teacher log-prob, highest KL)."""
         values = self.values(quantity)
         pick = max if quantity == "reverse_kl" else min
         return values.index(pick(values))
@@ -118,7 +119,8 @@ def tokens_html(scores: TokenScores, quantity: str = "advantage", scale: float =
         )
         tip = (
             f"{quantity}={value:+.2f} | student logp={scores.student_logprob[t]:.2f} "
-            f"teacher logp={scores.teacher_logprob[t]:.2f} KL={scores.reverse_kl[t]:.2f} | teacher top: {alternatives}"
+            f"teacher logp={scores.teacher_logprob[t]:.2f} KL={scores.reverse_kl[t]:.2f} "
+            f"| teacher top: {alternatives}"
         )
         shown = "␣" if token == " " else token
         spans.append(

@@ -230,7 +230,8 @@ def check_steps(problem: Problem, completion: str, digits: int) -> list[bool | N
 
 
 def first_wrong_span(completion: str, verdicts: list[bool | None]) -> tuple[int, int]:
-    """Character span ``[start, end)`` of the first step ``check_steps`` did not judge right (its separator included)."""
+    """Character span ``[start, end)`` of the first step ``check_steps`` did not judge right
+    (its separator included)."""
     start = 0
     for field, verdict in zip(completion.replace(",", ";").split(";"), verdicts):
         if verdict is not True:

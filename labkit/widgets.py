@@ -14,7 +14,8 @@ from .pertoken import QUANTITIES, tokens_html
 
 
 class TokenExplorer(widgets.VBox):
-    """``snapshots = {method: [{"step", "flops", "scores": [TokenScores, ...]}, ...]}`` (as labkit.studies.compare keeps them)."""
+    """``snapshots = {method: [{"step", "flops", "scores": [TokenScores, ...]}, ...]}``
+    (as labkit.studies.compare keeps them)."""
 
     def __init__(self, snapshots: dict[str, list[dict]], quantity: str = "advantage"):
         self.snapshots = {m: s for m, s in snapshots.items() if s}

@@ -1,7 +1,8 @@
 """A real browser opens the lab: JupyterLab runs a notebook whose explorer widget renders and reacts.
 
-Needs Debian's chromium (`apt-get install chromium`; .ci/run installs it) and the Python `playwright` package, which
-drives it through executable_path (no browser download). Without them the test skips, saying which is missing.
+Needs Debian's chromium (`apt-get install chromium`; .ci/run installs it) and the Python `playwright`
+package, which drives it through executable_path (no browser download). Without them the test skips,
+saying which is missing.
 Screenshots land in outputs/browser/.
 """
 
@@ -34,7 +35,8 @@ NOTEBOOK_CELLS = [
     "for name, model in (('student', student), ('teacher', teacher)):\n"
     "    r = sample(model, prompts, task.max_completion_length, tokenizer,\n"
     "               generator=torch.Generator().manual_seed(0))\n"
-    "    scores = score_tokens(student, teacher, tokenizer, r.sequences, r.prompt_length, r.completion_mask)\n"
+    "    scores = score_tokens(student, teacher, tokenizer, r.sequences, r.prompt_length, "
+    "r.completion_mask)\n"
     "    snapshots[name] = [{'step': 0, 'flops': 0.0, 'scores': scores}]\n",
     "TokenExplorer(snapshots)",
 ]

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from labkit.studies.compare import CompareConfig, run_comparison, summarize
 from labkit.errors import LabkitError
+from labkit.studies.compare import CompareConfig, run_comparison, summarize
 
 pytestmark = pytest.mark.slow  # starts processes, servers or notebooks: `make test-fast` skips it
 

@@ -1,12 +1,13 @@
-"""The fast decoder (labkit.tools.fastdecode) computes what transformers computes: same tokens, same log-probs."""
+"""The fast decoder (labkit.tools.fastdecode) computes what transformers computes:
+same tokens, same log-probs."""
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, Qwen2Config, Qwen3Config
 
 from labkit.encoding import encode_prompts
-from labkit.tools.fastdecode import unsupported_reason
 from labkit.sampling import sample
+from labkit.tools.fastdecode import unsupported_reason
 
 
 def _prompts(tokenizer, n=24):

@@ -24,7 +24,8 @@ def check_02(r):
         r["final_accuracy"] >= r["start_accuracy"] + 0.1
     )  # SFT on teacher samples helps this student quickly
     assert r["teacher_kl_end"] < r["teacher_kl_start"]
-    # the compounding analysis had mistakes to measure: most steps right, some wrong, some after a first mistake
+    # the compounding analysis had mistakes to measure:
+    # most steps right, some wrong, some after a first mistake
     assert 0 < r["clean_error_rate"] < 0.5 and r["after_error_rate"] is not None and r["after_error_rate"] > 0
     assert r["teacher_flops"] > 0  # the teacher wrote every training token
 
@@ -82,7 +83,8 @@ def check_08(r):
         for accounting in ratios.values():
             assert {"sft", "rl"} <= set(accounting) and "opd" not in accounting
             assert all(v is None or v > 0 for v in accounting.values())
-    # with the teacher free, OPD's cost per step is RL's: its per-token signal must show in fewer student FLOPs
+    # with the teacher free, OPD's cost per step is RL's:
+    # its per-token signal must show in fewer student FLOPs
     assert r["benchmark_ratios"]["student_flops"]["rl"] > 1.0
     assert all(a > 0.9 for a in r["teacher_accuracy"].values())
     # the committed sweep: every regime priced, and the control really has no free choices left

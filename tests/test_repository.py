@@ -48,7 +48,8 @@ def test_notebook_is_committed_without_outputs(notebook):
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             assert cell.get("outputs") == [] and cell.get("execution_count") is None, (
-                f"{notebook.name} has outputs; clear them before committing (Edit > Clear Outputs of All Cells)"
+                f"{notebook.name} has outputs; clear them before committing "
+                "(Edit > Clear Outputs of All Cells)"
             )
 
 

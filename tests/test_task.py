@@ -111,7 +111,8 @@ def test_check_steps_judges_each_step_locally():
         True,
         True,
     ]  # style does not matter
-    # a wrong sum in column 0, then a step that consistently uses the carry it wrote: only the first is a mistake
+    # a wrong sum in column 0, then a step that consistently uses the carry it wrote:
+    # only the first is a mistake
     assert check_steps(p, "7+9+0=6;5+8+0=13;3+4+1=8;836", 3) == [False, True, True]
     assert check_steps(p, "7+9+0=16;5+8+1=14", 3) == [True, None, None]
     assert check_steps(p, "7+9+0=15!7+9+0=16;5+8+1=14;3+4+1=8;846", 3) == [True, True, True]

@@ -167,7 +167,7 @@ def test_sft_loss_counts_exactly_the_unmasked_completion_tokens(tokenizer, tiny_
     # by hand: cross-entropy over the characters each solution's own mask keeps, plus each eos
     total, count = 0.0, 0
     with torch.no_grad():
-        for problem, row in zip(batch.problems, batch.sequences):
+        for _problem, row in zip(batch.problems, batch.sequences):
             logits = tiny_student(row[None]).logits[0, batch.prompt_length - 1 : -1]
             logp = torch.log_softmax(logits, -1).gather(-1, row[batch.prompt_length :, None]).squeeze(-1)
             completion = row[batch.prompt_length :].tolist()
@@ -257,7 +257,8 @@ def test_rl_kl_penalty_is_zero_at_the_start_policy_at_any_temperature(tokenizer,
 def test_importance_ratio_is_one_on_the_sampling_policy_at_any_temperature(
     tokenizer, tiny_student, tiny_teacher
 ):
-    """The loss recomputes exactly the log-probs the sampler used, so the first ratio is 1 and the loss is -mean(A)."""
+    """The loss recomputes exactly the log-probs the sampler used,
+    so the first ratio is 1 and the loss is -mean(A)."""
     for temperature in (1.0, 0.6):
         trainer = Trainer(
             TrainConfig(method="opd", batch_size=4, group_size=2, temperature=temperature),

@@ -1,4 +1,5 @@
-"""The word-problem task for real models: seeded disjoint splits, and a verifier that only rewards the right number."""
+"""The word-problem task for real models: seeded disjoint splits,
+and a verifier that only rewards the right number."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st

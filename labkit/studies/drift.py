@@ -61,7 +61,10 @@ UNLIKELY = 0.05  # a token the teacher gives less than 5% is one it "finds unlik
 
 @dataclass
 class DriftProfile:
-    """Per-position divergence of a student's own rollouts from the teacher. Position t = t-th completion token."""
+    """Per-position divergence of a student's own rollouts from the teacher.
+
+    Position t = t-th completion token.
+    """
 
     reverse_kl: list[float]  # mean exact KL(student || teacher) at position t, over rollouts that reach t
     teacher_logprob: list[float]  # mean log p_teacher of the token the student chose at t
@@ -82,7 +85,8 @@ class DriftProfile:
 def drift_from_logits(
     student_logits, teacher_logits, tokens, mask, unlikely: float = UNLIKELY
 ) -> DriftProfile:
-    """The drift profile from tensors: logits ``[B, T, V]`` of both models on the student's tokens ``[B, T]``."""
+    """The drift profile from tensors:
+    logits ``[B, T, V]`` of both models on the student's tokens ``[B, T]``."""
     import math
 
     import torch

@@ -1,7 +1,9 @@
-"""Forgetting and recovery in miniature (notebook 06): a skill, new knowledge, and distillation from one's past self.
+"""Forgetting and recovery in miniature (notebook 06): a skill, new knowledge, and distillation from
+one's past self.
 
 * skill A   -- the addition task the model already has;
-* knowledge B -- ``FactsTask``: arbitrary facts to memorise, ``123!123=`` -> ``845``, one secret value per key;
+* knowledge B -- ``FactsTask``: arbitrary facts to memorise, ``123!123=`` -> ``845``,
+  one secret value per key;
 * ``MixedTask`` -- mid-training data that mixes B with a fraction of A's reference solutions.
 
 Fact prompts have the same length as addition prompts, so A and B share batches.
@@ -26,7 +28,8 @@ class Fact:
 
 @dataclass(frozen=True)
 class FactsTask:
-    """``n_facts`` secret key -> value pairs; 'held_out' is the same set (knowledge is recall of what was taught)."""
+    """``n_facts`` secret key -> value pairs;
+    'held_out' is the same set (knowledge is recall of what was taught)."""
 
     n_facts: int = 256
     """how many facts to memorise"""
@@ -155,9 +158,10 @@ def forgetting_experiment(
 ) -> ForgettingResult:
     """The post's personalization table in miniature.
 
-    1. the model as it is; 2. mid-trained on 100% new knowledge; 3. mid-trained on a mix (``knowledge_fraction``
-    knowledge, the rest skill data; the post: 70%); 4. model 3 after ``recovery_method`` on the skill's prompts —
-    on-policy distillation with model 1 (its earlier self) as teacher, or any other method of the lab (e.g. "rl").
+    1. the model as it is; 2. mid-trained on 100% new knowledge; 3. mid-trained on a mix
+    (``knowledge_fraction`` knowledge, the rest skill data; the post: 70%); 4. model 3 after
+    ``recovery_method`` on the skill's prompts — on-policy distillation with model 1 (its earlier self)
+    as teacher, or any other method of the lab (e.g. "rl").
     """
     from ..train import TrainConfig, train
 
@@ -202,7 +206,8 @@ def forgetting_experiment(
     ).history
     rows.append(
         {
-            "stage": f"mid-train ({knowledge_fraction:.0%}) + {recovery_method} with the start model as teacher",
+            "stage": f"mid-train ({knowledge_fraction:.0%}) + {recovery_method} "
+            "with the start model as teacher",
             **measure(mixed, tokenizer, skill, knowledge, n_skill, seed),
         }
     )

@@ -38,7 +38,8 @@ TEACHER_RECIPE = TrainConfig(
     eval_n=256,
     eval_temperature=0.0,
 )
-# Stopped early on purpose (data/README.md: continued SFT takes this student past 90%, so it is not capacity-limited).
+# Stopped early on purpose
+# (data/README.md: continued SFT takes this student past 90%, so it is not capacity-limited).
 STUDENT_RECIPE = TrainConfig(
     method="sft",
     sft_data="teacher",
@@ -52,8 +53,8 @@ STUDENT_RECIPE = TrainConfig(
     eval_points=6,
     eval_n=256,
 )
-# A teacher of the student's own size (the post's strongest case: a model distilled back into its own base). It learns
-# the task to near the big teacher's level by SFT on reference solutions.
+# A teacher of the student's own size (the post's strongest case: a model distilled back into its own base).
+# It learns the task to near the big teacher's level by SFT on reference solutions.
 SMALL_TEACHER_RECIPE = TrainConfig(
     method="sft",
     sft_data="reference",
@@ -70,7 +71,8 @@ FINAL_EVAL_N = 1000
 
 
 def final_report(model, tokenizer, task) -> dict:
-    """Greedy and sampled accuracy on FINAL_EVAL_N held-out problems: how every built checkpoint is reported."""
+    """Greedy and sampled accuracy on FINAL_EVAL_N held-out problems:
+    how every built checkpoint is reported."""
     greedy = evaluate(model, tokenizer, task, n=FINAL_EVAL_N, seed=0, temperature=0.0)
     sampled = evaluate(model, tokenizer, task, n=FINAL_EVAL_N, seed=0, temperature=1.0)
     return {"greedy_accuracy": greedy.accuracy, "sampled_accuracy": sampled.accuracy, "eval_n": FINAL_EVAL_N}
@@ -85,8 +87,8 @@ def build(
 ) -> dict:
     """Train the teacher, then the student from its samples; save both in HF format with a labkit.json each.
 
-    ``roles=("student",)`` rebuilds only the student from the teacher already in ``out``; ``teacher-small`` is a
-    teacher of the student's size, trained on reference solutions.
+    ``roles=("student",)`` rebuilds only the student from the teacher already in ``out``;
+    ``teacher-small`` is a teacher of the student's size, trained on reference solutions.
     """
     out = Path(out)
     tokenizer = build_tokenizer()

@@ -91,7 +91,8 @@ def save_checkpoint(trainer) -> Path:
 
 
 def load_checkpoint(trainer) -> int:
-    """Restore model, optimizer, RNGs, ledger and clocks from OUT/checkpoint; return the step it was taken at."""
+    """Restore model, optimizer, RNGs, ledger and clocks from OUT/checkpoint;
+    return the step it was taken at."""
     from safetensors.torch import load_model
 
     folder = trainer.out_dir / CHECKPOINT

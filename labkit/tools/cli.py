@@ -1,4 +1,7 @@
-"""Command line: ``python -m labkit {eval,train,build-data}``. Bad input exits non-zero with one readable line."""
+"""Command line: ``python -m labkit {eval,train,build-data}``.
+
+Bad input exits non-zero with one readable line.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +50,8 @@ def _train(args) -> None:
         raise LabkitError(f"--out {args.out} is a file; pass a folder (it is created if missing)")
     student, tokenizer = load(args.student)
     teacher = teacher_tokenizer = None
-    # rl and sft on reference solutions do not learn from the teacher, but it still watches: teacher_kl is logged
+    # rl and sft on reference solutions do not learn from the teacher, but it still watches:
+    # teacher_kl is logged
     if config.needs_teacher() or Path(args.teacher).exists():
         teacher, teacher_tokenizer = load(args.teacher)
     result = train(
@@ -164,7 +168,8 @@ def parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=0,
-        help="processes running runs side by side, one thread each (default 0: one per CPU core; 1: no workers)",
+        help="processes running runs side by side, one thread each "
+        "(default 0: one per CPU core; 1: no workers)",
     )
     c.set_defaults(func=_compare)
 

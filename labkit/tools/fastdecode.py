@@ -49,7 +49,10 @@ def unsupported_reason(model) -> str | None:
     ):
         return "sliding-window attention"
     if getattr(config, "_attn_implementation", "sdpa") not in ("sdpa", None):
-        return f"attention implementation {config._attn_implementation!r} (the fast path computes sdpa's arithmetic)"
+        return (
+            f"attention implementation {config._attn_implementation!r} "
+            "(the fast path computes sdpa's arithmetic)"
+        )
     if getattr(model, "hf_device_map", None) and len(set(model.hf_device_map.values())) > 1:
         return "the model is split across devices"
     if model.training and getattr(config, "attention_dropout", 0.0):
@@ -65,7 +68,8 @@ def unsupported_reason(model) -> str | None:
 
 
 class Decoder:
-    """Incremental forward over a preallocated KV cache for ``batch`` rows and up to ``max_length`` positions."""
+    """Incremental forward over a preallocated KV cache for ``batch`` rows
+    and up to ``max_length`` positions."""
 
     def __init__(self, model, batch: int, max_length: int, vocab_size: int | None = None):
         self.model, self.body, self.config = model, model.model, model.config
@@ -118,7 +122,8 @@ class Decoder:
 
     @torch.no_grad()
     def step(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """Feed ``[B, n]`` new tokens (the whole prompt first, then one at a time); return float logits ``[B, V]`` of the last."""
+        """Feed ``[B, n]`` new tokens (the whole prompt first, then one at a time);
+        return float logits ``[B, V]`` of the last."""
         if self.length > 0 and input_ids.shape[1] != 1:
             raise ValueError("after the prompt, feed one token at a time")
         h = self.body.embed_tokens(input_ids)

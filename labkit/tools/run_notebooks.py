@@ -32,7 +32,8 @@ class NotebookFailed(RuntimeError):
 
 
 def ensure_kernel() -> str:
-    """A kernelspec that runs this very interpreter, in a private Jupyter path, so papermill never picks another Python."""
+    """A kernelspec that runs this very interpreter, in a private Jupyter path,
+    so papermill never picks another Python."""
     root = Path(tempfile.gettempdir()) / f"labkit-kernels-{os.getuid()}"
     spec_dir = root / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """Run independent jobs side by side in worker processes, one thread each, with nothing left behind.
 
-Each worker is a spawned process (a forked child of a process that already ran torch's thread pool can hang) that
-talks to its parent over one pipe: it receives a job, runs it, sends the result back, and waits for the next. That
-pipe gives every guarantee the lab needs, with the standard library only:
+Each worker is a spawned process (a forked child of a process that already ran torch's thread pool can
+hang) that talks to its parent over one pipe: it receives a job, runs it, sends the result back, and waits
+for the next. That pipe gives every guarantee the lab needs, with the standard library only:
 
 * an error in a job reaches the caller as soon as it happens, and the other workers are stopped;
 * an interrupt (Ctrl-C, a notebook's stop button) stops every worker;
@@ -38,7 +38,8 @@ def _serve(connection, parent: int, function: Callable) -> None:
 
     global _parent
     _parent = parent
-    torch.set_num_threads(1)  # the lab's ops are too small to split; cores run whole jobs side by side instead
+    # the lab's ops are too small to split; cores run whole jobs side by side instead
+    torch.set_num_threads(1)
     while True:
         try:
             job = connection.recv()
@@ -59,8 +60,8 @@ def _serve(connection, parent: int, function: Callable) -> None:
 def run_jobs(function: Callable, jobs: list[tuple], workers: int, on_done: Callable[[], None] = lambda: None):
     """``[function(*job) for job in jobs]``, computed by ``workers`` processes; results in ``jobs`` order.
 
-    ``function`` must be importable (a module-level function), as must the script that calls this: spawned workers
-    import it again, so a script needs ``if __name__ == "__main__":``.
+    ``function`` must be importable (a module-level function), as must the script that calls this:
+    spawned workers import it again, so a script needs ``if __name__ == "__main__":``.
     """
     context = multiprocessing.get_context("spawn")
     connections, processes = [], []
@@ -97,7 +98,8 @@ def _dispatch(function: Callable, jobs: list[tuple], connections: list, on_done:
                 raise LabkitError(
                     "a worker process died before finishing: either the script that started it lacks "
                     '`if __name__ == "__main__":` (worker processes import it again), or a worker ran out of '
-                    "memory. Fix the script, or run in this process (workers=1, `--workers 1` on the command line)"
+                    "memory. Fix the script, or run in this process "
+                    "(workers=1, `--workers 1` on the command line)"
                 ) from error
             if status == "failed":
                 raise value
