@@ -13,7 +13,8 @@ Regimes (each a teacher, a student and a task):
   stronger-start    data/teacher -> a student of the shipped size whose SFT warm-up ran until 50% (not 28%)
 
 New students learn from their teacher's samples (the shipped student's recipe) and stop at the first evaluation
-(every 25 steps) where they reach the shipped student's start accuracy, so every race starts from the same success
+(80 along at most 2,000 steps, on the "build" held-out set, which the races never see) where they reach the shipped
+student's accuracy on that set, so every race starts from about the same success
 rate. Models are built into --work (reused if present). Writes benchmarks/results/regimes_sweep.json: per regime the
 teacher's accuracy and per-token entropy, the start accuracy, the race's summary and cost ratios under every
 accounting (labkit.studies.costs), and benchmarks/results/regimes_sweep.md, the table the README shows. Notebook 08 reads it.
@@ -27,16 +28,16 @@ from pathlib import Path
 
 import torch
 
-from labkit.tools.build import STUDENT_RECIPE, TEACHER_RECIPE, final_report
-from labkit.tools.checkpoint import write_json_atomic, write_text_atomic
-from labkit.studies.compare import CompareConfig, run_comparison, summarize
 from labkit.encoding import encode_prompts
-from labkit.evaluate import evaluate, task_of
+from labkit.evaluate import EVAL_SETS, evaluate, held_out_set, task_of
 from labkit.models import STUDENT_SIZE, TEACHER_SIZE, ModelSize, build_model, count_parameters, load, save
 from labkit.objectives import entropy, masked_mean
-from labkit.studies.costs import ACCOUNTINGS, cost_ratios, pair_level, pair_ratio
 from labkit.sampling import sample, token_logprobs
+from labkit.studies.compare import RACERS, CompareConfig, run_comparison, summarize
+from labkit.studies.costs import ACCOUNTINGS, cost_ratios, describe, pair_ratio
 from labkit.tokenizer import build_tokenizer
+from labkit.tools.build import STUDENT_RECIPE, TEACHER_RECIPE, final_report
+from labkit.tools.checkpoint import write_json_atomic, write_text_atomic
 from labkit.train import EVAL_SEED, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,10 +59,15 @@ class _Reached(Exception):
     pass
 
 
-def start_accuracy(path) -> float:
-    """Sampled accuracy exactly as every race measures its step 0 (256 held-out problems, EVAL_SEED, T=1)."""
+def start_accuracy(path, eval_set: str = "race", n: int = 1000) -> float:
+    """Sampled accuracy (T=1) on a named held-out set: "race" as every race measures its step 0, "build" as a
+    student build decides when to stop (so choosing the start never sees the problems the races report)."""
     model, tokenizer = load(path)
-    return evaluate(model, tokenizer, task_of(path), n=256, seed=EVAL_SEED, temperature=1.0).accuracy
+    task = task_of(path)
+    problems = held_out_set(task, n, eval_set)
+    return evaluate(
+        model, tokenizer, task, seed=EVAL_SETS[eval_set], temperature=1.0, problems=problems
+    ).accuracy
 
 
 def teacher_entropy(path, n=256) -> float:
@@ -111,7 +117,13 @@ def build_student(teacher_path: Path, size: ModelSize, target: float, out: Path)
     task = task_of(teacher_path)
     model = build_model(size, tokenizer, seed=STUDENT_RECIPE.seed)
     config = replace(
-        STUDENT_RECIPE, steps=2000, eval_points=80, eval_n=256, eval_temperature=1.0, monitor_every=50
+        STUDENT_RECIPE,
+        steps=2000,
+        eval_points=80,
+        eval_n=1000,
+        eval_set="build",
+        eval_temperature=1.0,
+        monitor_every=50,
     )
     started = time.perf_counter()
 
@@ -202,56 +214,52 @@ def regimes(work: Path, target: float) -> dict:
     }
 
 
+def _cell(summary: dict, accounting: str, method: str) -> str:
+    priced = pair_ratio(summary, accounting, method)
+    if priced["ratio"] is None:
+        start = max(c["accuracy"][0] for m in (method, "opd") for c in summary["methods"][m]["curves"])
+        return "– (no common gain)" if priced["level"] <= start else "not reached"
+    return describe(priced)
+
+
 def format_sweep(results: dict) -> str:
-    """The README's table: per regime and accounting, SFT's and RL's cost over OPD's at the level each pair reached."""
-
-    def cell(summary, accounting, method):
-        priced = pair_ratio(summary, accounting, method)
-        if priced["ratio"] is None:
-            return (
-                "– (no common gain)"
-                if priced["level"] <= summary["methods"]["opd"]["curves"][0]["accuracy"][0]
-                else "not reached"
-            )
-        span = priced["range"]
-        return f"{priced['ratio']:.2f}× ({span[0]:.2f}–{span[1]:.2f})" if span else f"{priced['ratio']:.2f}×"
-
-    lines = [
-        f"{results['seeds']} seeds × {results['budget']:.0e} FLOPs per run. Each cell: the cost for SFT (or RL) to "
-        "reach the highest held-out accuracy every seed of it and of OPD reached, over OPD's cost (> 1: OPD is "
-        "cheaper); median over seeds, in brackets the range over every pair of seeds.",
-        "",
-        "| regime | teacher entropy (nats/token) | start | level SFT–OPD / RL–OPD | counted as | SFT / OPD | RL / OPD | "
-        "final SFT / RL / OPD |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    """The README's table: per regime and accounting, each racer's cost over OPD's at the level the pair reached."""
     names = sorted(results["regimes"], key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+    present = next(iter(results["regimes"].values()))["summary"]["methods"]
+    racers = [m for m in RACERS if m in present and m != "opd"]
+    lines = [
+        f"Protocol: {results.get('protocol', 'current (labkit.studies.compare)')}.",
+        "",
+        f"{results['seeds']} seeds × {results['budget']:.0e} FLOPs per run. Each cell: a racer's cost to reach the "
+        "highest held-out accuracy (sampled) every seed of it and of OPD reached, over OPD's cost (> 1: OPD is "
+        "cheaper), costs interpolated between evaluations; median over seeds, with the 95% bootstrap interval "
+        "(bold where it excludes 1) or, where the results keep no per-problem outcomes, the range over every pair "
+        "of seeds.",
+        "",
+        "| regime | teacher entropy (nats/token) | start | counted as | "
+        + " | ".join(f"{m} / opd" for m in racers)
+        + " | final "
+        + " / ".join([*racers, "opd"])
+        + " |",
+        "|---|---|---|---|" + "---|" * len(racers) + "---|",
+    ]
     for name in names:
         entry = results["regimes"][name]
         summary, final = entry["summary"], entry["final_accuracy"]
         for k, accounting in enumerate(ACCOUNTINGS):
-            levels = " / ".join(f"{pair_level(summary, m):.1%}" for m in ("sft", "rl"))
-            head = (
-                (
-                    f"{name} ({entry['student_parameters'] // 1000}K student)",
-                    f"{entry['teacher_entropy_nats_per_token']:.3f}",
-                    f"{entry['start_accuracy']:.1%}",
-                    levels,
-                )
-                if k == 0
-                else ("", "", "", "")
-            )
-            tail = " / ".join(f"{final[m]:.1%}" for m in ("sft", "rl", "opd")) if k == 0 else ""
-            lines.append(
-                f"| {' | '.join(head)} | {accounting} | {cell(summary, accounting, 'sft')} | "
-                f"{cell(summary, accounting, 'rl')} | {tail} |"
-            )
+            head = ("", "", "")
+            if k == 0:
+                head = (f"{name} ({entry['student_parameters'] // 1000}K student)",
+                        f"{entry['teacher_entropy_nats_per_token']:.3f}", f"{entry['start_accuracy']:.1%}")  # fmt: skip
+            cells = " | ".join(_cell(summary, accounting, m) for m in racers)
+            tail = " / ".join(f"{final[m]:.1%}" for m in [*racers, "opd"]) if k == 0 else ""
+            lines.append(f"| {' | '.join(head)} | {accounting} | {cells} | {tail} |")
     return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--budget", type=float, default=1e12)
     p.add_argument(
         "--work", default=str(ROOT / "outputs" / "sweep"), help="where built models go (reused if present)"
@@ -262,15 +270,13 @@ if __name__ == "__main__":
     args = p.parse_args()
     out_path = RESULTS / "regimes_sweep.json"
     results = json.loads(out_path.read_text()) if out_path.exists() else {"regimes": {}}
-    target = start_accuracy(ROOT / "data" / "student")
+    target = start_accuracy(ROOT / "data" / "student", "build")
     for name, (teacher, student, what, build) in regimes(Path(args.work), target).items():
         if args.only and name not in args.only:
             continue
         started = time.perf_counter()
         built = build()
-        config = CompareConfig(
-            methods=("sft", "rl", "opd"), seeds=args.seeds, budget=args.budget, snapshot_prompts=1
-        )
+        config = CompareConfig(seeds=args.seeds, budget=args.budget, snapshot_prompts=1)
         summary = summarize(run_comparison(config, student_path=student, teacher_path=teacher, progress=True))
         results["regimes"][name] = {
             "what": what,
@@ -288,6 +294,7 @@ if __name__ == "__main__":
             "seconds": round(time.perf_counter() - started, 1),
         }
         results.update({"seeds": args.seeds, "budget": args.budget, "start_target": target})
+        results.pop("protocol", None)  # the v1 note: a rerun is under the current protocol
         write_json_atomic(out_path, results)
         write_text_atomic(RESULTS / "regimes_sweep.md", format_sweep(results))
         print(

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import torch
 
-from labkit.tools.checkpoint import write_json_atomic
 from labkit.encoding import encode_prompts
 from labkit.evaluate import task_of
 from labkit.models import load
-from labkit.tools.notebook import data_dir
 from labkit.sampling import SpecialTokens, sample
+from labkit.tools.checkpoint import write_json_atomic
+from labkit.tools.notebook import data_dir
 from labkit.train import TrainConfig, Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"

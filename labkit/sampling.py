@@ -29,6 +29,9 @@ class Rollout:
     completion_mask: torch.Tensor  # [B, T] 1.0 on generated tokens up to and including eos
     logprobs: torch.Tensor  # [B, T] log-prob of each sampled token under the sampling policy (0 where masked)
     forward_tokens: int  # token positions the sampler pushed through the model (for the FLOP ledger)
+    logits: torch.Tensor | None = (
+        None  # [B, T, V] the untempered logits each token was drawn from, if asked for
+    )
 
     @property
     def completion_ids(self) -> torch.Tensor:  # [B, T]
@@ -77,6 +80,46 @@ def special_tokens(tokenizer) -> SpecialTokens:
     return SpecialTokens(eos, pad, len(tokenizer))
 
 
+def _check_arguments(
+    model, prompt_ids, max_new_tokens, tokenizer, temperature, generator
+) -> tuple[int, int, int]:
+    """Refuse what sampling cannot do, naming the fix; return (eos, pad, vocabulary size)."""
+    if prompt_ids.dim() != 2:
+        raise LabkitError(
+            f"prompt_ids must be a [batch, length] tensor of token ids, got shape {tuple(prompt_ids.shape)}"
+        )
+    tokens = special_tokens(tokenizer)
+    if temperature < 0:
+        raise LabkitError(f"temperature must be > 0 (or 0 for greedy decoding), got {temperature}")
+    if max_new_tokens < 1:
+        raise LabkitError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    _check_context(model, prompt_ids.shape[1] + max_new_tokens)
+    device = next(model.parameters()).device
+    if generator is not None and generator.device != device:
+        raise LabkitError(
+            f"the sampling generator is on {generator.device} but the model is on {device}; "
+            f"create it with torch.Generator(device='{device}')"
+        )
+    return tokens.eos_token_id, tokens.pad_token_id, tokens.vocab_size
+
+
+def _step_function(model, batch: int, length: int, vocab_size: int | None, fast: bool):
+    """``forward(ids, position) -> logits [B, V]`` of the last position, through a KV cache: labkit's lean decoder
+    where the model allows it, transformers' forward and cache otherwise."""
+    if fast and unsupported_reason(model) is None:
+        decoder = Decoder(model, batch, length, vocab_size)
+        return lambda ids, position: decoder.step(ids)
+    cache, kwarg = DynamicCache(config=model.config), _cache_kwarg(type(model))
+    device = next(model.parameters()).device
+
+    def forward(ids, position):
+        kwargs = {} if position is None else {"position_ids": torch.full((batch, 1), position, device=device)}
+        logits = model(input_ids=ids, use_cache=True, **kwargs, **{kwarg: cache}).logits
+        return logits[:, -1, :vocab_size].float()
+
+    return forward
+
+
 @torch.no_grad()
 def sample(
     model,
@@ -86,6 +129,7 @@ def sample(
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
     fast: bool = True,
+    return_logits: bool = False,
 ) -> Rollout:
     """Sample completions for a batch of equal-length prompts ``[B, P]``.
 
@@ -97,42 +141,15 @@ def sample(
     ``fast`` steps through :class:`labkit.tools.fastdecode.Decoder` where the model
     allows it (Llama/Qwen layouts with sdpa attention; see ``unsupported_reason``); ``fast=False`` always uses
     transformers' forward and cache. Both give the same tokens and log-probs (to float rounding).
+    ``return_logits`` keeps the logits of every step (``Rollout.logits``): a method that needs the sampler's whole
+    distribution (GKD on teacher samples) then needs no second pass over the same tokens.
     """
-    if prompt_ids.dim() != 2:
-        raise LabkitError(
-            f"prompt_ids must be a [batch, length] tensor of token ids, got shape {tuple(prompt_ids.shape)}"
-        )
-    tokens = special_tokens(tokenizer)
-    eos_token_id, pad_token_id, vocab_size = tokens.eos_token_id, tokens.pad_token_id, tokens.vocab_size
-    if temperature < 0:
-        raise LabkitError(f"temperature must be > 0 (or 0 for greedy decoding), got {temperature}")
-    if max_new_tokens < 1:
-        raise LabkitError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    eos_token_id, pad_token_id, vocab_size = _check_arguments(model, prompt_ids, max_new_tokens, tokenizer,
+                                                              temperature, generator)  # fmt: skip
     batch, prompt_length = prompt_ids.shape
-    _check_context(model, prompt_length + max_new_tokens)
     device = next(model.parameters()).device
     prompt_ids = prompt_ids.to(device)
-    if generator is not None and generator.device != device:
-        raise LabkitError(
-            f"the sampling generator is on {generator.device} but the model is on {device}; "
-            f"create it with torch.Generator(device='{device}')"
-        )
-    if fast and unsupported_reason(model) is None:
-        decoder = Decoder(model, batch, prompt_length + max_new_tokens, vocab_size)
-        forward = lambda ids, position: decoder.step(ids)  # noqa: E731
-    else:
-        cache, kwarg = DynamicCache(config=model.config), _cache_kwarg(type(model))
-
-        def forward(ids, position):
-            kwargs = (
-                {} if position is None else {"position_ids": torch.full((batch, 1), position, device=device)}
-            )
-            return (
-                model(input_ids=ids, use_cache=True, **kwargs, **{kwarg: cache})
-                .logits[:, -1, :vocab_size]
-                .float()
-            )
-
+    forward = _step_function(model, batch, prompt_length + max_new_tokens, vocab_size, fast)
     tokens = torch.full((batch, max_new_tokens), pad_token_id, dtype=torch.long, device=device)
     logprobs = torch.zeros(batch, max_new_tokens, device=device)
     mask = torch.zeros(batch, max_new_tokens, device=device)
@@ -140,7 +157,10 @@ def sample(
     forward_tokens = batch * prompt_length
 
     logits = forward(prompt_ids, None)
+    kept = []
     for t in range(max_new_tokens):
+        if return_logits:
+            kept.append(logits)
         if temperature == 0:
             log_p = F.log_softmax(logits, dim=-1)
             next_token = log_p.argmax(dim=-1)
@@ -159,7 +179,8 @@ def sample(
 
     length = int(mask.sum(dim=0).nonzero().max()) + 1 if mask.any() else 1
     sequences = torch.cat([prompt_ids, tokens[:, :length]], dim=1)
-    return Rollout(sequences, prompt_length, mask[:, :length], logprobs[:, :length], forward_tokens)
+    stacked = torch.stack(kept, dim=1)[:, :length] if return_logits else None  # [B, T, V]
+    return Rollout(sequences, prompt_length, mask[:, :length], logprobs[:, :length], forward_tokens, stacked)
 
 
 def token_logprobs(

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from . import objectives
 from .encoding import decode_completions, encode_completions, encode_prompts
 from .errors import LabkitError
-from .evaluate import evaluate
+from .evaluate import EVAL_SETS, evaluate, held_out_set, pack_correct
 from .flops import ComputeLedger
 from .models import check_compatible, save
 from .sampling import sample, token_logprobs
@@ -54,7 +54,7 @@ NEEDS_TEACHER_LOGITS = {
     "opd-exact",
     "gkd",
 }  # the rest keep the teacher's log-probs of the sampled tokens only
-EVAL_SEED = 1234  # held-out problems for curves are the same for every run and method
+EVAL_SEED = EVAL_SETS["race"]  # held-out problems for curves are the same for every run and method
 MIN_LR_RATIO = 0.1  # the cosine schedule ends at this fraction of the peak learning rate
 
 
@@ -101,8 +101,13 @@ class TrainConfig:
     (progress: FLOPs spent over flop_budget, or steps over steps); the last step is always evaluated"""
     eval_n: int = 256
     """held-out problems per evaluation"""
+    eval_set: str = "race"
+    """which held-out set evaluations use: 'race' (every training curve), 'tuning' (choosing settings) or 'build'
+    (stopping a build at a target); the last two never share a problem with 'race' (labkit.evaluate.EVAL_SETS)"""
     eval_temperature: float = 1.0
     """sampling temperature of evaluations (0 = greedy); sampled accuracy is the steadier metric"""
+    eval_greedy: bool = False
+    """also evaluate greedily at each evaluation (logged as greedy_accuracy beside the sampled eval_accuracy)"""
     monitor_size: int = 64
     """student samples drawn (uncharged) to log reward and teacher_kl when the method itself does not sample"""
     monitor_every: int = 1
@@ -168,6 +173,7 @@ RULES: list[tuple[tuple[str, ...], Callable, str]] = [
     (("eval_temperature",), lambda v: v >= 0, "be >= 0 (0 is greedy)"),
     (("lr_schedule",), lambda v: v in ("cosine", "constant"), "be 'cosine' or 'constant'"),
     (("sft_data",), lambda v: v in ("teacher", "reference"), "be 'teacher' or 'reference'"),
+    (("eval_set",), lambda v: v in EVAL_SETS, f"be one of {', '.join(EVAL_SETS)}"),
 ]  # fmt: skip
 
 
@@ -317,10 +323,15 @@ class Trainer:
                 self.tokenizer, [s for s, _ in solutions], [m for _, m in solutions]
             )
             return StepBatch(problems, torch.cat([prompts, ids], dim=1), prompts.shape[1], mask, False)
-        rollout = sample(self.teacher, prompts, self.max_new_tokens, self.tokenizer, 1.0, self.generator)
+        keep_logits = self.config.method in NEEDS_TEACHER_LOGITS  # gkd: the sampling pass is the scoring pass
+        rollout = sample(self.teacher, prompts, self.max_new_tokens, self.tokenizer, 1.0, self.generator,
+                         return_logits=keep_logits)  # fmt: skip
         length = rollout.sequences.shape[1]
         self.ledger.add_forward("teacher_sampling", self.teacher, rollout.forward_tokens, length / 2)
-        return StepBatch(problems, rollout.sequences, rollout.prompt_length, rollout.completion_mask, False)
+        batch = StepBatch(problems, rollout.sequences, rollout.prompt_length, rollout.completion_mask, False)
+        if keep_logits:
+            batch.teacher_logprobs, batch.teacher_logits = rollout.logprobs, rollout.logits
+        return batch
 
     def score_with_teacher(self, batch: StepBatch, charge: bool = True) -> None:
         """One parallel teacher pass over the batch: its log-probs [B, T] of the batch's tokens, and its logits
@@ -346,7 +357,8 @@ class Trainer:
         if c.method == "gkd":
             on_policy = self.rng.random() < c.lmbda
             batch = self.student_samples(problems) if on_policy else self.off_policy_samples(problems)
-            self.score_with_teacher(batch)
+            if batch.teacher_logits is None:  # teacher samples already carry the logits they were drawn from
+                self.score_with_teacher(batch)
             return batch
         batch = self.student_samples(problems)
         if c.method == "rl":
@@ -473,13 +485,17 @@ class Trainer:
         return row
 
     def evaluation(self) -> dict:
-        """Held-out accuracy on the fixed evaluation problems (the same for every run and method)."""
+        """Held-out accuracy on the config's evaluation set (the same problems for every run and method), with the
+        per-problem outcomes packed (``eval_correct``) so intervals can resample problems; greedy too if asked."""
         c = self.config
-        result = evaluate(
-            self.student, self.tokenizer, self.task, n=c.eval_n, seed=EVAL_SEED, temperature=c.eval_temperature,
-            progress=False,
-        )  # fmt: skip
-        return {"eval_accuracy": result.accuracy}
+        problems, seed = held_out_set(self.task, c.eval_n, c.eval_set), EVAL_SETS[c.eval_set]
+        row = {}
+        for name, temperature in [("eval", c.eval_temperature)] + [("greedy", 0.0)] * c.eval_greedy:
+            result = evaluate(self.student, self.tokenizer, self.task, seed=seed, temperature=temperature,
+                              progress=False, problems=problems)  # fmt: skip
+            key = "eval_accuracy" if name == "eval" else "greedy_accuracy"
+            row[key], row[f"{name}_correct"] = result.accuracy, pack_correct(result.rewards)
+        return row
 
     def _progress(self, row: dict) -> float:
         """How far through the run a history row is: FLOPs over the budget, or steps over steps."""

@@ -32,3 +32,35 @@ def test_the_readme_shows_the_committed_tables():
 def test_the_readme_quotes_the_measured_headline_time():
     seconds = json.loads((RESULTS / "throughput.json").read_text())["headline_wall_seconds"]
     assert f"{seconds:.0f} s" in (ROOT / "README.md").read_text()
+
+
+def test_the_headline_results_keep_the_promised_shape():
+    """The contract of benchmarks/results/side_by_side.json: enough seeds and evaluations to price costs finely,
+    sampled and greedy accuracy, every racer, and each ratio with its interval."""
+    from labkit.studies.compare import RACERS
+
+    results = json.loads((RESULTS / "side_by_side.json").read_text())
+    assert set(RACERS) <= set(results["methods"])
+    for racer, entry in results["methods"].items():
+        assert len(entry["curves"]) >= 5, racer
+        for curve in entry["curves"]:
+            assert len(curve["accuracy"]) >= 13, racer  # the start and at least 12 evaluations
+            for key in ("flops", "student_flops", "greedy_accuracy", "correct", "greedy_correct"):
+                assert len(curve[key]) == len(curve["accuracy"]), (racer, key)
+    assert results["config"]["eval_n"] >= 1000
+    for row in results["ratios"]:
+        assert {"method", "baseline", "accounting", "level", "ratio", "ci"} <= set(row)
+        if row["ratio"] is not None and row["ci"] is not None:
+            assert row["ci"][0] <= row["ratio"] <= row["ci"][1], row
+
+
+def test_the_races_run_with_the_settings_the_tuning_protocol_chose():
+    from labkit.studies.compare import METHOD_SETTINGS
+
+    tuning = json.loads((RESULTS / "tuning.json").read_text())
+    headline = json.loads((RESULTS / "side_by_side.json").read_text())
+    for racer, entry in tuning["methods"].items():
+        assert entry["chosen"] == METHOD_SETTINGS[racer], racer
+        assert max(entry["tried"], key=lambda t: t["score"])["settings"] == entry["chosen"], racer
+        assert len(entry["tried"]) >= 6, racer  # the whole grid, every racer alike
+        assert {**entry["chosen"]}.items() <= headline["methods"][racer]["settings"].items(), racer

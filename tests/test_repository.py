@@ -71,3 +71,13 @@ def test_notebook_has_parameters_badge_and_colab_install_cell(notebook):
     # the install is pinned to this release's tag, never a moving branch, and keeps Colab's torch
     assert f'LABKIT_REF = "{colab_ref()}"' in first_code and "checkout" in first_code
     assert "torch" not in first_code.split("pip")[-1].split("\n")[0]
+
+
+def test_the_readme_package_table_names_every_module():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## The package", 1)[1].split("\n## ", 1)[0]
+    for path in sorted((ROOT / "labkit").rglob("*.py")):
+        if path.name.startswith("__"):
+            continue
+        relative = path.relative_to(ROOT / "labkit").as_posix()
+        assert f"`{relative}`" in table, f"README's package table does not name labkit/{relative}"

@@ -83,3 +83,17 @@ def test_completions_encode_and_decode(tokenizer):
 def test_prompts_of_unequal_length_are_refused(tokenizer):
     with pytest.raises(LabkitError, match="same token length"):
         encode_prompts(tokenizer, ["1+2=", "10+2="])
+
+
+def test_the_logits_the_sampler_keeps_are_those_a_separate_forward_pass_computes(tokenizer, tiny_teacher):
+    kept = sample(tiny_teacher, _prompts(tokenizer), 30, tokenizer, 1.0, torch.Generator().manual_seed(0),
+                  return_logits=True)  # fmt: skip
+    plain = sample(tiny_teacher, _prompts(tokenizer), 30, tokenizer, 1.0, torch.Generator().manual_seed(0))
+    assert (
+        torch.equal(kept.sequences, plain.sequences) and plain.logits is None
+    )  # keeping changes nothing drawn
+    with torch.no_grad():
+        _, recomputed = token_logprobs(tiny_teacher, kept.sequences, kept.prompt_length, return_logits=True)
+    mask = kept.completion_mask.bool()
+    assert kept.logits.shape == recomputed.shape
+    torch.testing.assert_close(kept.logits[mask], recomputed[mask], atol=1e-4, rtol=0)

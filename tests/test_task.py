@@ -126,3 +126,17 @@ def test_first_wrong_span_points_at_the_first_mistaken_step():
     text = "7+9+0=16;5+8+1=15;3+4+1=8;856"
     lo, hi = first_wrong_span(text, check_steps(p, text, 3))
     assert text[lo:hi] == "5+8+1=15;"
+
+
+def test_tuning_and_build_sets_never_share_a_problem_with_the_race_set():
+    from labkit.evaluate import RACE_RESERVE, held_out_set
+
+    task = AdditionTask(digits=3)
+    race = {p.prompt for p in held_out_set(task, RACE_RESERVE, "race")}
+    for name in ("tuning", "build"):
+        problems = held_out_set(task, 1000, name)
+        assert len(problems) == 1000 and not race & {p.prompt for p in problems}
+        assert all(split_of(p.a, p.b) == "held_out" for p in problems)
+    assert held_out_set(task, 10, "race") == task.problems(
+        10, "held_out", seed=1234
+    )  # the curves' old problems

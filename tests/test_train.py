@@ -64,6 +64,32 @@ def test_ledger_charges_teacher_and_student_where_each_method_spends_them(
     assert opd.teacher_scoring > 0 and opd.teacher_sampling == 0 and opd.student_sampling > 0
 
 
+def test_gkd_on_teacher_samples_charges_the_teacher_one_pass_over_their_tokens(
+    tokenizer, tiny_student, tiny_teacher
+):
+    from labkit.flops import forward_flops_per_token
+
+    trainer = Trainer(TrainConfig(method="gkd", lmbda=0.0, batch_size=4, group_size=2), tiny_student, tokenizer,
+                      TASK, teacher=tiny_teacher, progress=False)  # fmt: skip
+    batch = trainer.make_batch(1)
+    assert not batch.on_policy and batch.teacher_logits is not None
+    n, length = batch.sequences.shape
+    one_pass = n * (length - 1) * forward_flops_per_token(tiny_teacher, length / 2)
+    assert trainer.ledger.teacher_scoring == 0  # the sampler's logits are the scores: no second pass
+    assert trainer.ledger.teacher == pytest.approx(one_pass, rel=1e-9)
+
+
+def test_every_evaluation_keeps_its_per_problem_outcomes(tokenizer, tiny_student):
+    from labkit.evaluate import unpack_correct
+
+    config = TrainConfig(method="sft", sft_data="reference", steps=1, batch_size=4, group_size=1, eval_n=40,
+                         eval_greedy=True)  # fmt: skip
+    for row in train(config, tiny_student, tokenizer, TASK, progress=False).evals():
+        for accuracy, correct in (("eval_accuracy", "eval_correct"), ("greedy_accuracy", "greedy_correct")):
+            outcomes = unpack_correct(row[correct], n=40)
+            assert outcomes.mean() == pytest.approx(row[accuracy])
+
+
 @pytest.mark.parametrize(
     "method,extra", [("opd", {}), ("opd-exact", {}), ("gkd", {"lmbda": 1.0, "beta": 0.0})]
 )

@@ -2,12 +2,14 @@
 
     python -m labkit compare --out DIR [--seeds K] [--budget FLOPS]
 
-writes ``DIR/side_by_side.json`` and the figures ``DIR/*.png``. The JSON has
-``teacher_accuracy``, ``target_accuracy`` and, per method under ``methods``:
-``curves`` (one per seed: ``flops``, ``seconds``, ``episodes``, ``accuracy``),
-``flops_to_target``, ``seconds_to_target``, ``episodes_to_target`` (median over
-seeds, null unless every seed reached the target), ``final_accuracy`` (mean)
-and ``final_accuracy_spread`` (min, max).
+writes ``DIR/side_by_side.json``, ``DIR/table.md`` and the figures ``DIR/*.png``. The JSON has
+``teacher_accuracy``, ``target_accuracy`` and, per racer under ``methods``: ``curves`` (one per seed, the
+contract of :mod:`labkit.studies.costs`: ``flops``, ``student_flops``, ``teacher_flops``, ``seconds``,
+``episodes``, ``accuracy`` (sampled, T=1), ``greedy_accuracy`` and the packed per-problem outcomes behind
+both, one entry per evaluation), the ``settings`` it ran with, ``final_accuracy`` and
+``greedy_final_accuracy`` (means over seeds) with 95% bootstrap intervals (``*_ci``), and
+``flops_to_target`` (median over seeds, interpolated; null unless every seed reached the target). ``ratios``
+lists each racer's cost against OPD's under every accounting, with its interval.
 """
 
 from __future__ import annotations
@@ -23,24 +25,37 @@ from tqdm.auto import tqdm
 
 from ..encoding import encode_prompts
 from ..errors import LabkitError
-from ..evaluate import evaluate, task_of
+from ..evaluate import EVAL_SETS, evaluate, held_out_set, task_of
 from ..models import check_compatible, load
 from ..pertoken import score_tokens
 from ..sampling import sample
 from ..tools.checkpoint import write_json_atomic, write_text_atomic
 from ..tools.workers import cores, parent_alive, run_jobs
-from ..train import EVAL_SEED, METHODS, TrainConfig, train
-from .costs import cost_to_reach
+from ..train import EVAL_SEED, TrainConfig, train
+from .costs import ACCOUNTINGS, bootstrap_accuracy, cost_to_reach, describe, pair_ratio
 
-# What each method runs with in the comparison. Everything not listed is shared (TrainConfig defaults + CompareConfig).
-# Learning rates were not tuned per method: 3e-4 trained SFT and OPD steadily in notebooks 02 and 04; RL gets 2e-4 and a
-# longer warm-up because early explorations saw GRPO collapse at >= 3e-4 on a trained student.
+# The racers: a method and where its tokens come from. sft-reference is the free baseline: SFT on the task's own
+# reference solutions, no teacher at all.
+RACERS = {
+    "sft": {"method": "sft", "sft_data": "teacher"},
+    "sft-reference": {"method": "sft", "sft_data": "reference"},
+    "rl": {"method": "rl"},
+    "opd": {"method": "opd"},
+    "opd-exact": {"method": "opd-exact"},
+    "gkd": {"method": "gkd", "lmbda": 0.5, "beta": 0.5},
+}
+
+# What each racer runs with, chosen for every racer by one protocol (labkit.studies.tuning: learning rate x prompts
+# per step on a tuning seed and the "tuning" problem set, which the races never use). A test keeps this equal to the
+# `chosen` settings in benchmarks/results/tuning.json. Everything not listed is shared (TrainConfig defaults and
+# CompareConfig).
 METHOD_SETTINGS = {
-    "sft": {"learning_rate": 3e-4},
-    "rl": {"learning_rate": 2e-4, "warmup_steps": 20},
-    "opd": {"learning_rate": 3e-4},
-    "opd-exact": {"learning_rate": 3e-4},
-    "gkd": {"learning_rate": 3e-4, "lmbda": 0.5, "beta": 0.5},
+    "sft": {"learning_rate": 3e-4, "batch_size": 16},
+    "sft-reference": {"learning_rate": 3e-4, "batch_size": 16},
+    "rl": {"learning_rate": 3e-4, "batch_size": 16},
+    "opd": {"learning_rate": 3e-4, "batch_size": 16},
+    "opd-exact": {"learning_rate": 3e-4, "batch_size": 16},
+    "gkd": {"learning_rate": 3e-4, "batch_size": 16},
 }
 
 
@@ -50,18 +65,16 @@ class CompareConfig:
 
     budget: float = 1e12
     """FLOPs each run may spend (teacher and student counted together)"""
-    seeds: int = 3
-    """independent runs per method"""
-    methods: tuple[str, ...] = METHODS
-    """which methods to compare"""
-    batch_size: int = 16
-    """prompts per step, the same for every method"""
+    seeds: int = 5
+    """independent runs per racer (seeds 0..seeds-1)"""
+    methods: tuple[str, ...] = tuple(RACERS)
+    """which racers to compare (labkit.studies.compare.RACERS)"""
     group_size: int = 4
-    """samples per prompt, the same for every method"""
-    eval_n: int = 256
-    """held-out problems per evaluation (sampled at T=1)"""
-    eval_points: int = 8
-    """evaluations along the budget"""
+    """samples per prompt, the same for every racer (prompts per step are tuned per racer: METHOD_SETTINGS)"""
+    eval_n: int = 1000
+    """held-out problems per evaluation (the "race" set), each evaluated sampled (T=1) and greedily"""
+    eval_points: int = 14
+    """evaluations after the start, spaced evenly in log-FLOPs from the first step to the budget"""
     target_fraction: float = 0.9
     """the target accuracy, as a fraction of the teacher's sampled accuracy"""
     monitor_every: int = 10
@@ -72,22 +85,36 @@ class CompareConfig:
     workers: int = 0
     """processes running runs side by side, one thread each (0: one per CPU core this process may use, at most one
     per run); 1 runs everything in this process"""
+    settings: dict = field(default_factory=dict)
+    """per racer, settings that replace METHOD_SETTINGS (e.g. {"rl": {"learning_rate": 1e-4}}); tuning uses it"""
+    eval_set: str = "race"
+    """the held-out set evaluations use; only tuning uses another ("tuning")"""
+    greedy: bool = True
+    """also evaluate greedily (greedy_accuracy beside the sampled accuracy)"""
+    first_seed: int = 0
+    """seeds are first_seed .. first_seed + seeds - 1; tuning runs on seeds the races never use"""
 
     def validate(self) -> CompareConfig:
         if not self.budget > 0:
             raise LabkitError(f"budget must be a positive number of FLOPs, got {self.budget!r}")
         if self.seeds < 1:
             raise LabkitError(f"seeds must be at least 1, got {self.seeds}")
-        unknown = [m for m in self.methods if m not in METHODS]
+        unknown = [m for m in [*self.methods, *self.settings] if m not in RACERS]
         if unknown or not self.methods:
-            raise LabkitError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
+            raise LabkitError(f"unknown methods {unknown}; choose from {', '.join(RACERS)}")
         if not isinstance(self.workers, int) or self.workers < 0:
             raise LabkitError(
                 f"workers must be a whole number >= 0 (0: one per CPU core), got {self.workers!r}"
             )
         if not 0 < self.target_fraction <= 1:
             raise LabkitError(f"target_fraction must lie in (0, 1], got {self.target_fraction}")
+        if self.eval_set not in EVAL_SETS:
+            raise LabkitError(f"eval_set must be one of {', '.join(EVAL_SETS)}, got {self.eval_set!r}")
         return self
+
+    def run_settings(self, racer: str) -> dict:
+        """The TrainConfig fields of one racer's runs (seed and budget aside)."""
+        return {**RACERS[racer], **METHOD_SETTINGS.get(racer, {}), **self.settings.get(racer, {})}
 
 
 @dataclass
@@ -95,68 +122,69 @@ class Comparison:
     config: CompareConfig
     teacher_accuracy: float
     target_accuracy: float
-    runs: dict[str, list] = field(default_factory=dict)  # method -> [TrainResult per seed]
+    runs: dict[str, list] = field(default_factory=dict)  # racer -> [TrainResult per seed]
     snapshots: dict[str, list] = field(
         default_factory=dict
-    )  # method -> [{step, flops, scores: [TokenScores]}]
-    students: dict[str, object] = field(default_factory=dict)  # method -> the first seed's trained student
+    )  # racer -> [{step, flops, scores: [TokenScores]}]
+    students: dict[str, object] = field(default_factory=dict)  # racer -> the first seed's trained student
     wall_seconds: float = 0.0
     workers: int = 1
 
 
+CURVE_KEYS = {  # curve key: the history row key it comes from, at every evaluation
+    "flops": "flops", "student_flops": "student_flops", "teacher_flops": "teacher_flops", "seconds": "seconds",
+    "episodes": "episodes", "accuracy": "eval_accuracy", "correct": "eval_correct",
+    "greedy_accuracy": "greedy_accuracy", "greedy_correct": "greedy_correct",
+}  # fmt: skip
+
+
+def curve_of(result, seed: int) -> dict:
+    """One run's evaluations as a results curve (lists, one entry per evaluation; index 0 is the start)."""
+    rows = result.evals()
+    present = {key: row_key for key, row_key in CURVE_KEYS.items() if row_key in rows[0]}
+    return {"seed": seed, **{key: [r[row_key] for r in rows] for key, row_key in present.items()}}
+
+
+def _racer_entry(curves: list[dict], settings: dict, target: float) -> dict:
+    entry = {"curves": curves, "settings": settings}
+    for key in ("flops", "seconds", "episodes"):
+        entry[f"{key}_to_target"] = cost_to_reach(entry, key, target)
+    for key, name in (("accuracy", "final_accuracy"), ("greedy_accuracy", "greedy_final_accuracy")):
+        if key not in curves[0]:
+            continue
+        interval = bootstrap_accuracy(curves, key=key)
+        entry[name], entry[f"{name}_ci"] = interval["mean"], interval["ci"]
+    for key in ("teacher_flops", "student_flops"):
+        entry[key] = sum(c[key][-1] for c in curves) / len(curves)
+    return entry
+
+
+def ratio_rows(summary: dict, baseline: str = "opd") -> list[dict]:
+    """Every other racer's cost over ``baseline``'s under every accounting, at the level every seed of both reached,
+    with its 95% interval (bootstrap over seeds and held-out problems: labkit.studies.costs.pair_ratio)."""
+    if baseline not in summary["methods"]:
+        return []
+    return [
+        {"method": method, "baseline": baseline, "accounting": accounting,
+         **pair_ratio(summary, accounting, method, baseline)}
+        for method in summary["methods"] if method != baseline
+        for accounting in ACCOUNTINGS
+    ]  # fmt: skip
+
+
 def summarize(comparison: Comparison) -> dict:
-    """The results JSON: curves per seed, cost to target, final accuracy, and a table shaped like the post's."""
-    target = comparison.target_accuracy
-    methods = {}
-    for method, results in comparison.runs.items():
-        curves = []
-        for seed, result in enumerate(results):
-            rows = result.evals()
-            curves.append(
-                {
-                    "seed": seed,
-                    "flops": [r["flops"] for r in rows],
-                    "student_flops_curve": [r["student_flops"] for r in rows],
-                    "seconds": [r["seconds"] for r in rows],
-                    "episodes": [r["episodes"] for r in rows],
-                    "accuracy": [r["eval_accuracy"] for r in rows],
-                    "teacher_flops": rows[-1]["teacher_flops"],
-                    "student_flops": rows[-1]["student_flops"],
-                }
-            )
-        entry = {"curves": curves, "settings": METHOD_SETTINGS.get(method, {})}
-        for key in ("flops", "seconds", "episodes"):
-            entry[f"{key}_to_target"] = cost_to_reach(entry, key, target)
-        entry["seeds_reaching_target"] = sum(
-            cost_to_reach({"curves": [c]}, "flops", target) is not None for c in curves
-        )
-        finals = [c["accuracy"][-1] for c in curves]
-        entry["final_accuracy"] = sum(finals) / len(finals)
-        entry["final_accuracy_spread"] = [min(finals), max(finals)]
-        entry["teacher_flops"] = sum(c["teacher_flops"] for c in curves) / len(curves)
-        entry["student_flops"] = sum(c["student_flops"] for c in curves) / len(curves)
-        methods[method] = entry
-    reached = {m: e["flops_to_target"] for m, e in methods.items() if e["flops_to_target"] is not None}
-    cheapest = min(reached.values()) if reached else None
-    table = [
-        {
-            "method": m,
-            "teacher_flops": e["teacher_flops"],
-            "student_flops": e["student_flops"],
-            "final_accuracy": e["final_accuracy"],
-            "flops_to_target": e["flops_to_target"],
-            "cost_relative_to_cheapest": (e["flops_to_target"] / cheapest)
-            if cheapest and e["flops_to_target"]
-            else None,
-        }
-        for m, e in methods.items()
-    ]
-    return {
+    """The results JSON: curves per seed, cost to target, final accuracies and ratios with intervals."""
+    target, config = comparison.target_accuracy, comparison.config
+    methods = {
+        racer: _racer_entry([curve_of(r, config.first_seed + i) for i, r in enumerate(results)],
+                            config.run_settings(racer), target)
+        for racer, results in comparison.runs.items()
+    }  # fmt: skip
+    summary = {
         "teacher_accuracy": comparison.teacher_accuracy,
         "target_accuracy": target,
-        "config": asdict(comparison.config),
+        "config": asdict(config),
         "methods": methods,
-        "table": table,
         "wall_seconds": comparison.wall_seconds,
         "machine": {
             "platform": platform.platform(),
@@ -166,10 +194,32 @@ def summarize(comparison: Comparison) -> dict:
             "threads_per_run": 1,
         },
     }
+    summary["ratios"] = ratio_rows(summary)
+    return summary
+
+
+def _snapshots(student, teacher, tokenizer, task, prompts: int, keep: bool):
+    """An ``on_step`` callback that stops an orphaned worker and, with ``keep``, scores every token of a few held-out
+    student samples at each evaluation (the token explorer's frames); and the list it fills."""
+    probe = task.problems(prompts, "held_out", seed=EVAL_SEED + 1)
+    probe_ids = encode_prompts(tokenizer, [p.prompt for p in probe])
+    frames = []
+
+    def on_step(step, batch, row):
+        if not parent_alive():  # in a worker whose notebook was killed: stop, leave no orphan
+            os._exit(1)
+        if keep and "eval_accuracy" in row:
+            generator = torch.Generator().manual_seed(step)
+            rollout = sample(student, probe_ids, task.max_completion_length, tokenizer, 1.0, generator)
+            scores = score_tokens(student, teacher, tokenizer, rollout.sequences, rollout.prompt_length,
+                                  rollout.completion_mask)  # fmt: skip
+            frames.append({"step": step, "flops": row["flops"], "scores": scores})
+
+    return on_step, frames
 
 
 def _train_one(
-    method: str, seed: int, config: CompareConfig, student_path: str, teacher_path: str, keep_student: bool
+    racer: str, seed: int, config: CompareConfig, student_path: str, teacher_path: str, keep_student: bool
 ) -> tuple:
     """One run of the comparison, on one thread: (TrainResult, snapshots, the student's weights or None).
 
@@ -181,54 +231,23 @@ def _train_one(
         teacher, teacher_tokenizer = load(teacher_path)
         student, tokenizer = load(student_path)
         task = task_of(student_path)
-        probe = task.problems(config.snapshot_prompts, "held_out", seed=EVAL_SEED + 1)
-        probe_ids = encode_prompts(tokenizer, [p.prompt for p in probe])
         settings = {
-            "method": method,
             "seed": seed,
-            "steps": 100_000,
-            "batch_size": config.batch_size,
+            "steps": 1_000_000,  # a cap only: the budget ends every run
             "group_size": config.group_size,
             "eval_n": config.eval_n,
+            "eval_set": config.eval_set,
+            "eval_greedy": config.greedy,
             "flop_budget": config.budget,
             "eval_points": config.eval_points,
             "monitor_every": config.monitor_every,
-            **METHOD_SETTINGS.get(method, {}),
+            **config.run_settings(racer),
         }
-        snapshots = []
-
-        def snapshot(step, batch, row):
-            if not parent_alive():  # in a worker whose notebook was killed: stop, leave no orphan
-                os._exit(1)
-            if keep_student and "eval_accuracy" in row:
-                rollout = sample(
-                    student,
-                    probe_ids,
-                    task.max_completion_length,
-                    tokenizer,
-                    1.0,
-                    torch.Generator().manual_seed(step),
-                )
-                scores = score_tokens(
-                    student,
-                    teacher,
-                    tokenizer,
-                    rollout.sequences,
-                    rollout.prompt_length,
-                    rollout.completion_mask,
-                )
-                snapshots.append({"step": step, "flops": row["flops"], "scores": scores})
-
-        result = train(
-            TrainConfig(**settings),
-            student,
-            tokenizer,
-            task,
-            teacher=teacher,
-            teacher_tokenizer=teacher_tokenizer,
-            progress=False,
-            on_step=snapshot,
+        on_step, snapshots = _snapshots(
+            student, teacher, tokenizer, task, config.snapshot_prompts, keep_student
         )
+        result = train(TrainConfig(**settings), student, tokenizer, task, teacher=teacher,
+                       teacher_tokenizer=teacher_tokenizer, progress=False, on_step=on_step)  # fmt: skip
         return result, snapshots, (student.state_dict() if keep_student else None)
     finally:
         torch.set_num_threads(threads)
@@ -253,30 +272,38 @@ def run_comparison(
     check_compatible(tokenizer, teacher_tokenizer)
     task = task_of(student_path)
     started = time.perf_counter()
+    problems = held_out_set(task, config.eval_n, config.eval_set)
+    seed = EVAL_SETS[config.eval_set]
     teacher_accuracy = evaluate(
-        teacher, tokenizer, task, n=config.eval_n, seed=EVAL_SEED, temperature=1.0
+        teacher, tokenizer, task, seed=seed, temperature=1.0, problems=problems
     ).accuracy
     comparison = Comparison(config, teacher_accuracy, config.target_fraction * teacher_accuracy)
 
-    jobs = [(method, seed) for method in config.methods for seed in range(config.seeds)]
-    args = [(method, seed, config, student_path, teacher_path, seed == 0) for method, seed in jobs]
-    workers = min(config.workers or cores(), len(jobs))
-    with tqdm(total=len(jobs), desc="runs", disable=not progress) as bar:
-        if workers == 1:
-            outputs = []
-            for a in args:
-                outputs.append(_train_one(*a))
-                bar.update()
-        else:
-            outputs = run_jobs(_train_one, args, workers, on_done=bar.update)
-    for (method, seed), (result, snapshots, weights) in zip(jobs, outputs):
-        comparison.runs.setdefault(method, []).append(result)
+    seeds = range(config.first_seed, config.first_seed + config.seeds)
+    jobs = [(racer, seed) for racer in config.methods for seed in seeds]
+    args = [(racer, s, config, student_path, teacher_path, s == config.first_seed) for racer, s in jobs]
+    outputs, comparison.workers = run_runs(args, config.workers, progress)
+    for (racer, _), (result, snapshots, weights) in zip(jobs, outputs):
+        comparison.runs.setdefault(racer, []).append(result)
         if weights is not None:
             student, _ = load(student_path)
             student.load_state_dict(weights)
-            comparison.students[method], comparison.snapshots[method] = student, snapshots
-    comparison.wall_seconds, comparison.workers = time.perf_counter() - started, workers
+            comparison.students[racer], comparison.snapshots[racer] = student, snapshots
+    comparison.wall_seconds = time.perf_counter() - started
     return comparison
+
+
+def run_runs(args: list[tuple], workers: int = 0, progress: bool = True) -> tuple[list, int]:
+    """``[_train_one(*a) for a in args]``, side by side in worker processes (0: one per core); and the count."""
+    workers = min(workers or cores(), len(args))
+    with tqdm(total=len(args), desc="runs", disable=not progress) as bar:
+        if workers > 1:
+            return run_jobs(_train_one, args, workers, on_done=bar.update), workers
+        outputs = []
+        for a in args:
+            outputs.append(_train_one(*a))
+            bar.update()
+        return outputs, workers
 
 
 def plot_comparison(summary: dict, out_dir: Path | None = None) -> dict:
@@ -317,22 +344,50 @@ def plot_comparison(summary: dict, out_dir: Path | None = None) -> dict:
     return figures
 
 
+def _percent(mean: float, ci) -> str:
+    return f"{mean:.1%}" + (f" ({ci[0]:.1%}–{ci[1]:.1%})" if ci else "")
+
+
 def format_table(summary: dict) -> str:
-    """The post's compute table for this run, as Markdown."""
+    """The post's compute table for this run, then each racer's cost over OPD's with its 95% interval (Markdown).
+
+    A ratio is in bold where its interval excludes 1: only there is one of the two cheaper.
+    """
     lines = [
         f"target: {summary['target_accuracy']:.1%} ({summary['config']['target_fraction']:.0%} of the teacher's "
-        f"{summary['teacher_accuracy']:.1%})",
+        f"{summary['teacher_accuracy']:.1%}, sampled); {len(next(iter(summary['methods'].values()))['curves'])} "
+        f"seeds per racer; intervals: 95% bootstrap over seeds and held-out problems",
         "",
-        "| method | teacher FLOPs | student FLOPs | final accuracy (mean) | FLOPs to target | cost vs cheapest |",
+        "| racer | teacher FLOPs | student FLOPs | final accuracy, sampled | final accuracy, greedy | FLOPs to target |",
         "|---|---|---|---|---|---|",
     ]
-    for row in summary["table"]:
-        to_target = f"{row['flops_to_target']:.2e}" if row["flops_to_target"] else "not reached"
-        relative = f"{row['cost_relative_to_cheapest']:.2f}×" if row["cost_relative_to_cheapest"] else "–"
-        lines.append(
-            f"| {row['method']} | {row['teacher_flops']:.2e} | {row['student_flops']:.2e} | "
-            f"{row['final_accuracy']:.1%} | {to_target} | {relative} |"
+    for racer, e in summary["methods"].items():
+        to_target = f"{e['flops_to_target']:.2e}" if e["flops_to_target"] else "not reached"
+        greedy = (
+            _percent(e["greedy_final_accuracy"], e["greedy_final_accuracy_ci"])
+            if "greedy_final_accuracy" in e
+            else "–"
         )
+        lines.append(
+            f"| {racer} | {e['teacher_flops']:.2e} | {e['student_flops']:.2e} | "
+            f"{_percent(e['final_accuracy'], e['final_accuracy_ci'])} | {greedy} | {to_target} |"
+        )
+    if summary.get("ratios"):
+        lines += ["", ratio_table(summary["ratios"])]
+    return "\n".join(lines)
+
+
+def ratio_table(ratios: list[dict]) -> str:
+    """Cost of each racer over its baseline's, one column per accounting (> 1: the baseline is cheaper)."""
+    accountings = list(dict.fromkeys(r["accounting"] for r in ratios))
+    lines = [
+        "| racer / baseline | priced at (sampled accuracy) | " + " | ".join(accountings) + " |",
+        "|---|---|" + "---|" * len(accountings),
+    ]
+    for method in dict.fromkeys(r["method"] for r in ratios):
+        row = [r for r in ratios if r["method"] == method]
+        cells = " | ".join(describe(r) for r in row)
+        lines.append(f"| {method} / {row[0]['baseline']} | {row[0]['level']:.1%} | {cells} |")
     return "\n".join(lines)
 
 

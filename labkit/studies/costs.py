@@ -35,6 +35,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..evaluate import pack_correct, unpack_correct  # noqa: F401 (part of this module's API)
+
 ACCOUNTINGS = {
     "flops": "teacher + student FLOPs: every FLOP charged (the post's compute table)",
     "student_flops": "student FLOPs only: the teacher is free (already trained, scoring served elsewhere)",
@@ -49,22 +51,6 @@ DATA_FREE_METHODS = ("sft",)
 
 CORRECT_KEYS = {"accuracy": "correct", "greedy_accuracy": "greedy_correct"}
 """where each curve keeps the packed per-problem outcomes behind each accuracy"""
-
-
-def pack_correct(outcomes: Sequence[bool | int | float]) -> str:
-    """Per-problem 0/1 outcomes as ``"<count>:<hex of the bits>"``: 1,000 problems in 255 characters."""
-    bits = np.asarray(outcomes, dtype=float)
-    if not np.isin(bits, (0.0, 1.0)).all():
-        raise ValueError("outcomes must be 0/1")
-    return f"{bits.size}:{np.packbits(bits.astype(bool)).tobytes().hex()}"
-
-
-def unpack_correct(text: str, n: int | None = None) -> np.ndarray:
-    """The outcomes :func:`pack_correct` packed, as a bool array ``[problems]``; ``n`` checks the count."""
-    count, digits = text.split(":")
-    if n is not None and int(count) != n:
-        raise ValueError(f"packed outcomes hold {count} problems, expected {n}")
-    return np.unpackbits(np.frombuffer(bytes.fromhex(digits), dtype=np.uint8), count=int(count)).astype(bool)
 
 
 def axis(curve: dict, accounting: str, method: str | None = None) -> list[float]:
@@ -340,3 +326,17 @@ def verdict(result: dict, method: str, baseline: str) -> str:
     if not excludes_one(ci):
         return "no clear difference"
     return f"{baseline} cheaper" if ci[0] > 1 else f"{method} cheaper"
+
+
+def describe(priced: dict) -> str:
+    """A :func:`pair_ratio` as the lab's tables print it: with its 95% interval where the curves keep per-problem
+    outcomes (in bold where it excludes 1: only there is one of the two cheaper), else with the range over every
+    pair of seeds (marked "seeds"); "–" where the pair was not priced."""
+    if priced["ratio"] is None:
+        return "–"
+    if priced.get("ci") is not None:
+        return f"**{describe_ratio(priced)}**" if excludes_one(priced["ci"]) else describe_ratio(priced)
+    span = priced["range"]
+    return (
+        f"{priced['ratio']:.2f}× (seeds {span[0]:.2f}–{span[1]:.2f})" if span else f"{priced['ratio']:.2f}×"
+    )

@@ -141,6 +141,17 @@ class _Recall:
         return self.knowledge.reward(fact, completion)
 
 
+def _midtrain(model, tokenizer, task, steps: int, seed: int, learning_rate: float, progress: bool):
+    """SFT on the task's reference solutions (new facts, skill data or a mix): mid-training, as the post calls it."""
+    from ..train import TrainConfig, train
+
+    config = TrainConfig(
+        method="sft", sft_data="reference", steps=steps, seed=seed, learning_rate=learning_rate,
+        warmup_steps=max(1, steps // 10), batch_size=64, group_size=1, eval_n=32, monitor_size=8,
+    )  # fmt: skip
+    return train(config, model, tokenizer, task, progress=progress).history
+
+
 def forgetting_experiment(
     model,
     tokenizer,
@@ -166,49 +177,19 @@ def forgetting_experiment(
     from ..train import TrainConfig, train
 
     original = copy.deepcopy(model).eval()
-    rows, histories = (
-        [{"stage": "start", **measure(original, tokenizer, skill, knowledge, n_skill, seed)}],
-        {},
-    )
-    mixed = None
+    rows = [{"stage": "start", **measure(original, tokenizer, skill, knowledge, n_skill, seed)}]
+    histories, mixed = {}, None
     mix_label = f"mid-train, {knowledge_fraction:.0%} knowledge / {1 - knowledge_fraction:.0%} skill"
     for label, fraction in (("mid-train, 100% knowledge", 1.0), (mix_label, knowledge_fraction)):
-        student = copy.deepcopy(original)
-        config = TrainConfig(
-            method="sft",
-            sft_data="reference",
-            steps=midtrain_steps,
-            seed=seed,
-            learning_rate=midtrain_lr,
-            warmup_steps=max(1, midtrain_steps // 10),
-            batch_size=64,
-            group_size=1,
-            eval_n=32,
-            monitor_size=8,
-        )
-        histories[label] = train(
-            config, student, tokenizer, MixedTask(skill, knowledge, fraction), progress=progress
-        ).history
-        rows.append({"stage": label, **measure(student, tokenizer, skill, knowledge, n_skill, seed)})
-        mixed = student
-    config = TrainConfig(
-        method=recovery_method,
-        steps=distill_steps,
-        seed=seed,
-        learning_rate=distill_lr,
-        warmup_steps=5,
-        batch_size=16,
-        group_size=4,
-        eval_n=32,
-    )
+        mixed = copy.deepcopy(original)
+        task = MixedTask(skill, knowledge, fraction)
+        histories[label] = _midtrain(mixed, tokenizer, task, midtrain_steps, seed, midtrain_lr, progress)
+        rows.append({"stage": label, **measure(mixed, tokenizer, skill, knowledge, n_skill, seed)})
+    config = TrainConfig(method=recovery_method, steps=distill_steps, seed=seed, learning_rate=distill_lr,
+                         warmup_steps=5, batch_size=16, group_size=4, eval_n=32)  # fmt: skip
     histories["recovery"] = train(
         config, mixed, tokenizer, skill, teacher=original, progress=progress
     ).history
-    rows.append(
-        {
-            "stage": f"mid-train ({knowledge_fraction:.0%}) + {recovery_method} "
-            "with the start model as teacher",
-            **measure(mixed, tokenizer, skill, knowledge, n_skill, seed),
-        }
-    )
+    stage = f"mid-train ({knowledge_fraction:.0%}) + {recovery_method} with the start model as teacher"
+    rows.append({"stage": stage, **measure(mixed, tokenizer, skill, knowledge, n_skill, seed)})
     return ForgettingResult(rows, histories)

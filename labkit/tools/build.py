@@ -78,6 +78,28 @@ def final_report(model, tokenizer, task) -> dict:
     return {"greedy_accuracy": greedy.accuracy, "sampled_accuracy": sampled.accuracy, "eval_n": FINAL_EVAL_N}
 
 
+def build_role(role: str, size, config: TrainConfig, out: Path, task: AdditionTask) -> dict:
+    """Train one checkpoint of ``out`` from scratch by its recipe (the student learns from ``out/teacher``'s
+    samples), save it in HF format with its report in labkit.json, and return the report."""
+    from ..models import load
+
+    tokenizer = build_tokenizer()
+    model = build_model(size, tokenizer, seed=config.seed)
+    teacher = load(out / "teacher")[0] if role == "student" else None
+    started = time.perf_counter()
+    result = train(config, model, tokenizer, task, teacher=teacher, out_dir=out / f".{role}-run")
+    report = {
+        "parameters": count_parameters(model),
+        "size": asdict(size),
+        "train": asdict(config),
+        "train_seconds": round(time.perf_counter() - started, 1),
+        **final_report(model, tokenizer, task),
+        "curve": [{k: row[k] for k in ("step", "eval_accuracy")} for row in result.evals()],
+    }
+    save(model, tokenizer, out / role, extra={"task": asdict(task), "role": role, **report})
+    return report
+
+
 def build(
     out: str | Path = "data",
     teacher_steps: int | None = None,
@@ -91,53 +113,21 @@ def build(
     ``teacher-small`` is a teacher of the student's size, trained on reference solutions.
     """
     out = Path(out)
-    tokenizer = build_tokenizer()
     summary_path = out / "build.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     summary.update(
-        {
-            "task": asdict(task),
-            "torch": torch.__version__,
-            "machine": platform.machine(),
-            "threads": torch.get_num_threads(),
-        }
-    )
+        {"task": asdict(task), "torch": torch.__version__, "machine": platform.machine(),
+         "threads": torch.get_num_threads()}
+    )  # fmt: skip
     for role, size, recipe, steps in (
         ("teacher", TEACHER_SIZE, TEACHER_RECIPE, teacher_steps),
         ("student", STUDENT_SIZE, STUDENT_RECIPE, student_steps),
         ("teacher-small", STUDENT_SIZE, SMALL_TEACHER_RECIPE, None),
     ):
-        if role not in roles:
-            continue
-        config = TrainConfig(**{**asdict(recipe), "steps": steps or recipe.steps})
-        model = build_model(size, tokenizer, seed=config.seed)
-        teacher = None
-        if role == "student":
-            from ..models import load
-
-            teacher, _ = load(out / "teacher")
-        started = time.perf_counter()
-        result = train(config, model, tokenizer, task, teacher=teacher, out_dir=out / f".{role}-run")
-        seconds = time.perf_counter() - started
-        report = {
-            "parameters": count_parameters(model),
-            "size": asdict(size),
-            "train": asdict(config),
-            "train_seconds": round(seconds, 1),
-            **final_report(model, tokenizer, task),
-            "curve": [{k: row[k] for k in ("step", "eval_accuracy")} for row in result.evals()],
-        }
-        save(model, tokenizer, out / role, extra={"task": asdict(task), "role": role, **report})
-        summary[role] = report
-        print(
-            json.dumps(
-                {
-                    role: {
-                        k: report[k]
-                        for k in ("parameters", "train_seconds", "greedy_accuracy", "sampled_accuracy")
-                    }
-                }
-            )
-        )
+        if role in roles:
+            config = TrainConfig(**{**asdict(recipe), "steps": steps or recipe.steps})
+            summary[role] = report = build_role(role, size, config, out, task)
+            shown = ("parameters", "train_seconds", "greedy_accuracy", "sampled_accuracy")
+            print(json.dumps({role: {k: report[k] for k in shown}}))
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     return summary

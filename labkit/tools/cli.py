@@ -113,18 +113,26 @@ def _build(args) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from ..train import TrainConfig
-
     p = argparse.ArgumentParser(
         prog="python -m labkit", description="labkit: SFT, RL and on-policy distillation on tiny models"
     )
     sub = p.add_subparsers(dest="command", required=True)
+    for add in (_eval_parser, _train_parser, _compare_parser, _build_parser):
+        add(sub)
+    return p
 
+
+def _eval_parser(sub) -> None:
     e = sub.add_parser("eval", help="held-out accuracy of a model, as one JSON object")
     e.add_argument("--model", required=True, help="model folder in HF format (e.g. data/teacher)")
     e.add_argument("--n", type=int, default=512, help="number of held-out problems")
     e.add_argument("--seed", type=int, default=0, help="seed of the problems and of sampling")
     e.set_defaults(func=_eval)
+
+
+def _train_parser(sub) -> None:
+    """``train``: one flag per TrainConfig field, with the field's docstring as its help."""
+    from ..train import TrainConfig
 
     t = sub.add_parser(
         "train", help="train a student with one method; writes OUT/metrics.jsonl and OUT/final/"
@@ -139,40 +147,54 @@ def parser() -> argparse.ArgumentParser:
     )
     helps = TrainConfig.field_help()
     for f in fields(TrainConfig):
-        kind = {"int": int, "float": float, "str": str}[
+        kind = {"int": int, "float": float, "str": str, "bool": None}[
             f.type if isinstance(f.type, str) else f.type.__name__
         ]
-        t.add_argument(
-            f"--{f.name.replace('_', '-')}",
-            dest=f.name,
-            type=kind,
-            default=None,
-            help=f"{helps.get(f.name, '')} (default {f.default})",
-        )
+        how = {"type": kind} if kind else {"action": argparse.BooleanOptionalAction}
+        flag, help_text = f"--{f.name.replace('_', '-')}", f"{helps.get(f.name, '')} (default {f.default})"
+        t.add_argument(flag, dest=f.name, default=None, help=help_text, **how)
     t.set_defaults(func=_train)
 
+
+def _compare_parser(sub) -> None:
+    from ..studies.compare import CompareConfig
+
+    defaults = CompareConfig()
     c = sub.add_parser(
-        "compare", help="every method side by side on one FLOP budget; writes JSON and figures"
+        "compare", help="every racer side by side on one FLOP budget; writes JSON, a table and figures"
     )
-    c.add_argument("--out", required=True, help="output folder for side_by_side.json and the PNG figures")
-    c.add_argument("--seeds", type=int, default=3, help="runs per method (default 3)")
+    c.add_argument(
+        "--out", required=True, help="output folder for side_by_side.json, table.md and the PNG figures"
+    )
+    c.add_argument(
+        "--seeds", type=int, default=defaults.seeds, help=f"runs per racer (default {defaults.seeds})"
+    )
     c.add_argument(
         "--budget",
         type=float,
-        default=1e12,
-        help="FLOPs per run, teacher and student together (default 1e12)",
+        default=defaults.budget,
+        help=f"FLOPs per run, teacher and student together (default {defaults.budget:.0e})",
     )
-    c.add_argument("--methods", default=None, help="comma-separated subset, e.g. sft,opd (default: all five)")
-    c.add_argument("--eval-n", dest="eval_n", type=int, default=256, help="held-out problems per evaluation")
+    c.add_argument(
+        "--methods", default=None, help="comma-separated subset of the racers, e.g. sft,opd (default: all)"
+    )
+    c.add_argument(
+        "--eval-n",
+        dest="eval_n",
+        type=int,
+        default=defaults.eval_n,
+        help=f"held-out problems per evaluation (default {defaults.eval_n})",
+    )
     c.add_argument(
         "--workers",
         type=int,
         default=0,
-        help="processes running runs side by side, one thread each "
-        "(default 0: one per CPU core; 1: no workers)",
+        help="processes running runs side by side, one thread each (default 0: one per CPU core; 1: none)",
     )
     c.set_defaults(func=_compare)
 
+
+def _build_parser(sub) -> None:
     b = sub.add_parser(
         "build-data", help="rebuild data/teacher and data/student from scratch (about 10 minutes)"
     )
@@ -186,7 +208,6 @@ def parser() -> argparse.ArgumentParser:
         help="rebuild only this model (the student needs the teacher already in --out)",
     )
     b.set_defaults(func=_build)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

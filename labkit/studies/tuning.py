@@ -1,0 +1,89 @@
+"""One tuning protocol for every racer, stated before any result is seen.
+
+An untuned baseline is a bug: a method that loses because it ran at someone else's learning rate says nothing about
+the method. So every racer of the comparison gets the same treatment:
+
+1. **Grid.** learning rate x prompts per step (``GRID``): {1e-4, 3e-4, 1e-3} x {4, 16}, six runs per racer.
+2. **Extension.** Where a racer's best learning rate sits on the edge of the grid, the next one beyond it (3e-5 or
+   3e-3) is tried at both batch sizes, so no racer's optimum is cut off by the grid.
+3. **Held apart.** Every tuning run uses seed ``TUNING_SEED`` (the races use seeds 0, 1, ...) and evaluates on the
+   "tuning" held-out set, which shares no problem with the races' "race" set.
+4. **Score, fixed up front.** The mean sampled accuracy over log-compute: accuracy read off the run's curve
+   (piecewise linear in log-FLOPs between evaluations) at ``SCORE_POINTS`` points evenly spaced in log-FLOPs from
+   budget/100 to the budget, averaged. It rewards reaching a level early *and* ending high, the two things a cost
+   ratio at a level reads. The highest score is chosen; a tie goes to the earlier setting in grid order.
+
+``tune`` runs all of this in worker processes and returns ``{"protocol", "methods": {racer: {"tried", "chosen"}}}``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from .compare import RACERS, CompareConfig, run_runs
+
+GRID = {"learning_rate": (1e-4, 3e-4, 1e-3), "batch_size": (4, 16)}
+EXTENSION = {1e-4: 3e-5, 1e-3: 3e-3}  # the next learning rate beyond each edge of the grid
+TUNING_SEED = 1000
+SCORE_POINTS = 21
+
+
+def score(curve: dict, budget: float) -> float:
+    """Mean sampled accuracy over log-FLOPs between budget/100 and the budget (see the module docstring)."""
+    grid = np.log(budget) + np.linspace(np.log(0.01), 0.0, SCORE_POINTS)
+    flops, accuracy = np.asarray(curve["flops"][1:]), np.asarray(curve["accuracy"][1:])
+    return float(np.interp(grid, np.log(flops), accuracy).mean())
+
+
+def _settings(learning_rate: float, batch_size: int) -> dict:
+    return {"learning_rate": learning_rate, "batch_size": batch_size}
+
+
+def _run_grid(
+    config: CompareConfig, points: list[tuple[str, dict]], student_path, teacher_path, progress
+) -> list:
+    """One tuning run per (racer, settings), side by side; each returns its curve's score."""
+    from .compare import curve_of
+
+    jobs = []
+    for racer, settings in points:
+        run_config = replace(config, methods=(racer,), settings={racer: settings}, greedy=False)
+        jobs.append((racer, TUNING_SEED, run_config, student_path, teacher_path, False))
+    outputs, _ = run_runs(jobs, config.workers, progress)
+    tried = []
+    for (racer, settings), (result, _, _) in zip(points, outputs):
+        curve = curve_of(result, TUNING_SEED)
+        tried.append({"racer": racer, "settings": settings, "score": score(curve, config.budget),
+                      "final_accuracy": curve["accuracy"][-1], "curve": curve})  # fmt: skip
+    return tried
+
+
+def tune(config: CompareConfig, student_path: str, teacher_path: str, progress: bool = True) -> dict:
+    """Run the protocol for ``config.methods`` at ``config.budget``; evaluations on the "tuning" set."""
+    config = replace(config, eval_set="tuning", first_seed=TUNING_SEED).validate()
+    started = time.perf_counter()
+    first = [(racer, _settings(lr, bs)) for racer in config.methods
+             for lr in GRID["learning_rate"] for bs in GRID["batch_size"]]  # fmt: skip
+    tried = _run_grid(config, first, student_path, teacher_path, progress)
+    best = {
+        racer: max((t for t in tried if t["racer"] == racer), key=lambda t: t["score"])
+        for racer in config.methods
+    }
+    extra = [(racer, _settings(EXTENSION[b["settings"]["learning_rate"]], bs)) for racer, b in best.items()
+             if b["settings"]["learning_rate"] in EXTENSION for bs in GRID["batch_size"]]  # fmt: skip
+    if extra:
+        tried += _run_grid(config, extra, student_path, teacher_path, progress)
+    methods = {}
+    for racer in config.methods:
+        mine = [t for t in tried if t["racer"] == racer]
+        chosen = max(mine, key=lambda t: t["score"])  # max keeps the first of equal scores: grid order
+        methods[racer] = {"base": RACERS[racer], "tried": [{k: v for k, v in t.items() if k != "racer"} for t in mine],
+                          "chosen": chosen["settings"]}  # fmt: skip
+    protocol = {"grid": GRID, "extension": {str(k): v for k, v in EXTENSION.items()}, "seed": TUNING_SEED,
+                "eval_set": "tuning", "eval_n": config.eval_n, "budget": config.budget,
+                "score": f"mean sampled accuracy over log-FLOPs from budget/100 to the budget ({SCORE_POINTS} points)",
+                "wall_seconds": time.perf_counter() - started}  # fmt: skip
+    return {"protocol": protocol, "methods": methods}
