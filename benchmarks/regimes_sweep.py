@@ -1,6 +1,8 @@
-"""When does on-policy distillation win? SFT, RL and OPD raced in regimes that differ from the shipped one in one knob.
+"""When does on-policy distillation win? SFT, RL and OPD raced in regimes that differ from the
+shipped one in one knob.
 
-    .venv/bin/python benchmarks/regimes_sweep.py [--seeds 3] [--budget 1e12] [--work outputs/sweep] [--only NAME ...]
+    .venv/bin/python benchmarks/regimes_sweep.py [--seeds 3] [--budget 1e12] [--work outputs/sweep]
+        [--only NAME ...]
 
 Regimes (each a teacher, a student and a task):
   shipped           data/teacher -> data/student; style 0.5 (every irrelevant style choice is a coin flip)
@@ -8,16 +10,17 @@ Regimes (each a teacher, a student and a task):
   no-style-entropy  the same sizes and recipes on the task with style 0: the zero-entropy control
   small-student     data/teacher -> a 1-layer, d=48 student (~30K parameters)
   long-chains       the shipped sizes and recipes on 5-digit addition (5 dependent column steps instead of 3)
-  corrections       the shipped sizes and recipes on a task where 20% of steps are written wrong, marked `!` and redone:
-                    a teacher that can correct a mistake
+  corrections       the shipped sizes and recipes on a task where 20% of steps are written wrong, marked `!`
+                    and redone: a teacher that can correct a mistake
   stronger-start    data/teacher -> a student of the shipped size whose SFT warm-up ran until 50% (not 28%)
 
-New students learn from their teacher's samples (the shipped student's recipe) and stop at the first evaluation
-(80 along at most 2,000 steps, on the "build" held-out set, which the races never see) where they reach the shipped
-student's accuracy on that set, so every race starts from about the same success
-rate. Models are built into --work (reused if present). Writes benchmarks/results/regimes_sweep.json: per regime the
+New students learn from their teacher's samples (the shipped student's recipe) and stop at the first
+evaluation (80 along at most 2,000 steps, on the "build" held-out set, which the races never see) where they
+reach the shipped student's accuracy on that set, so every race starts from about the same success rate.
+Models are built into --work (reused if present). Writes benchmarks/results/regimes_sweep.json: per regime the
 teacher's accuracy and per-token entropy, the start accuracy, the race's summary and cost ratios under every
-accounting (labkit.studies.costs), and benchmarks/results/regimes_sweep.md, the table the README shows. Notebook 08 reads it.
+accounting (labkit.studies.costs), and benchmarks/results/regimes_sweep.md, the table the README shows.
+Notebook 08 reads it.
 """
 
 import argparse
@@ -71,7 +74,8 @@ def start_accuracy(path, eval_set: str = "race", n: int = 1000) -> float:
 
 
 def teacher_entropy(path, n=256) -> float:
-    """Mean entropy (nats per token) of the teacher on its own samples: how much of its output is a free choice."""
+    """Mean entropy (nats per token) of the teacher on its own samples: how much of its output is a
+    free choice."""
     model, tokenizer = load(path)
     task = task_of(path)
     prompts = encode_prompts(tokenizer, [p.prompt for p in task.problems(n, "held_out", seed=EVAL_SEED)])
@@ -110,7 +114,8 @@ def build_teacher(task, out: Path) -> dict:
 
 
 def build_student(teacher_path: Path, size: ModelSize, target: float, out: Path) -> dict:
-    """SFT on the teacher's samples (the shipped student's recipe), stopped once held-out accuracy reaches ``target``."""
+    """SFT on the teacher's samples (the shipped student's recipe), stopped once held-out accuracy
+    reaches ``target``."""
     if (out / "labkit.json").exists():
         return json.loads((out / "labkit.json").read_text())
     teacher, tokenizer = load(teacher_path)
@@ -223,18 +228,19 @@ def _cell(summary: dict, accounting: str, method: str) -> str:
 
 
 def format_sweep(results: dict) -> str:
-    """The README's table: per regime and accounting, each racer's cost over OPD's at the level the pair reached."""
+    """The README's table: per regime and accounting, each racer's cost over OPD's at the level the
+    pair reached."""
     names = sorted(results["regimes"], key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
     present = next(iter(results["regimes"].values()))["summary"]["methods"]
     racers = [m for m in RACERS if m in present and m != "opd"]
     lines = [
         f"Protocol: {results.get('protocol', 'current (labkit.studies.compare)')}.",
         "",
-        f"{results['seeds']} seeds × {results['budget']:.0e} FLOPs per run. Each cell: a racer's cost to reach the "
-        "highest held-out accuracy (sampled) every seed of it and of OPD reached, over OPD's cost (> 1: OPD is "
-        "cheaper), costs interpolated between evaluations; median over seeds, with the 95% bootstrap interval "
-        "(bold where it excludes 1) or, where the results keep no per-problem outcomes, the range over every pair "
-        "of seeds.",
+        f"{results['seeds']} seeds × {results['budget']:.0e} FLOPs per run. Each cell: a racer's cost to "
+        "reach the highest held-out accuracy (sampled) every seed of it and of OPD reached, over OPD's cost "
+        "(> 1: OPD is cheaper), costs interpolated between evaluations; median over seeds, with the 95% "
+        "bootstrap interval (bold where it excludes 1) or, where the results keep no per-problem outcomes, "
+        "the range over every pair of seeds.",
         "",
         "| regime | teacher entropy (nats/token) | start | counted as | "
         + " | ".join(f"{m} / opd" for m in racers)
@@ -250,7 +256,8 @@ def format_sweep(results: dict) -> str:
             head = ("", "", "")
             if k == 0:
                 head = (f"{name} ({entry['student_parameters'] // 1000}K student)",
-                        f"{entry['teacher_entropy_nats_per_token']:.3f}", f"{entry['start_accuracy']:.1%}")  # fmt: skip
+                        f"{entry['teacher_entropy_nats_per_token']:.3f}",
+                        f"{entry['start_accuracy']:.1%}")  # fmt: skip
             cells = " | ".join(_cell(summary, accounting, m) for m in racers)
             tail = " / ".join(f"{final[m]:.1%}" for m in [*racers, "opd"]) if k == 0 else ""
             lines.append(f"| {' | '.join(head)} | {accounting} | {cells} | {tail} |")

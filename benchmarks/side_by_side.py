@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/side_by_side.py [--seeds 5] [--budget 1e12]
 
-Every racer runs with the settings benchmarks/tuning.py chose (labkit.studies.compare.METHOD_SETTINGS), 5 seeds,
-1,000 held-out problems per evaluation (sampled and greedy), 14 evaluations spaced in log-FLOPs. Every number comes
-from this run (seeded); the README quotes benchmarks/results/table.md.
+Every racer runs with the settings benchmarks/tuning.py chose (labkit.studies.compare.METHOD_SETTINGS),
+5 seeds, 1,000 held-out problems per evaluation (sampled and greedy), 14 evaluations spaced in
+log-FLOPs. Every number comes from this run (seeded); the README quotes benchmarks/results/table.md.
 """
 
 import argparse

@@ -4,12 +4,14 @@
 
 Writes benchmarks/results/throughput.json:
   sampling_speedup_vs_hf_generate   labkit.sample (tokens + per-token log-probs) vs model.generate with
-                                    output_scores + compute_transition_scores, same model, batch, length, temperature;
-                                    sampling.*.labkit_transformers_forward_tokens_per_s is labkit.sample(fast=False),
-                                    the same loop through transformers' forward (what labkit.tools.fastdecode saves)
+                                    output_scores + compute_transition_scores, same model, batch, length,
+                                    temperature; sampling.*.labkit_transformers_forward_tokens_per_s is
+                                    labkit.sample(fast=False), the same loop through transformers' forward
+                                    (what labkit.tools.fastdecode saves)
   train_step_speedup_vs_baseline    one labkit SFT update vs a plain forward(labels=...)/backward/AdamW step
   opd_step_breakdown                seconds of one on-policy distillation step by stage
-  headline_wall_seconds             wall time of the committed side-by-side benchmark (benchmarks/results/side_by_side.json)
+  headline_wall_seconds             wall time of the committed side-by-side benchmark
+                                    (benchmarks/results/side_by_side.json)
   headline_profile                  per method: runs, steps and charged seconds per run in that benchmark
 and the machine it ran on. Timings are medians over repeats after one warm-up.
 """
@@ -74,7 +76,7 @@ def main() -> None:
     sampling = {}
     for name, model in (("teacher", teacher), ("student", student)):
 
-        def labkit_sample():
+        def labkit_sample(model=model):
             sample(
                 model,
                 prompts,
@@ -84,7 +86,7 @@ def main() -> None:
                 generator=torch.Generator().manual_seed(0),
             )
 
-        def hf_generate():
+        def hf_generate(model=model):
             with torch.no_grad():
                 out = model.generate(
                     prompts,
@@ -101,7 +103,7 @@ def main() -> None:
                 )
                 model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
 
-        def labkit_sample_transformers_forward():
+        def labkit_sample_transformers_forward(model=model):
             sample(
                 model,
                 prompts,

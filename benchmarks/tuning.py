@@ -1,9 +1,10 @@
-"""Tune every racer of the comparison by one protocol (labkit.studies.tuning); writes benchmarks/results/tuning.json.
+"""Tune every racer of the comparison by one protocol (labkit.studies.tuning); writes
+benchmarks/results/tuning.json.
 
     .venv/bin/python benchmarks/tuning.py [--budget 1e12]
 
-Copy each racer's `chosen` settings into labkit.studies.compare.METHOD_SETTINGS (a test keeps the two equal), then
-rerun benchmarks/side_by_side.py.
+Copy each racer's `chosen` settings into labkit.studies.compare.METHOD_SETTINGS (a test keeps the two equal),
+then rerun benchmarks/side_by_side.py.
 """
 
 import argparse

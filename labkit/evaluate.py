@@ -57,14 +57,16 @@ def unpack_correct(text: str, n: int | None = None) -> np.ndarray:
 
 
 EVAL_SETS = {"race": 1234, "tuning": 4321, "build": 2718}
-"""Named held-out problem sets (each a seed). Training curves of every method are evaluated on "race"; a tuning
-grid on "tuning"; a student build that stops at a target accuracy on "build". The last two never contain one of the
-first RACE_RESERVE problems of "race", so choosing settings or checkpoints never sees the problems the races report."""
+"""Named held-out problem sets (each a seed). Training curves of every method are evaluated on "race"; a
+tuning grid on "tuning"; a student build that stops at a target accuracy on "build". The last two never
+contain one of the first RACE_RESERVE problems of "race", so choosing settings or checkpoints never sees the
+problems the races report."""
 RACE_RESERVE = 4096
 
 
 def held_out_set(task: Task, n: int, name: str = "race") -> list:
-    """The first ``n`` problems of a named held-out set (:data:`EVAL_SETS`); sets other than "race" skip its problems."""
+    """The first ``n`` problems of a named held-out set (:data:`EVAL_SETS`); sets other than "race" skip its
+    problems."""
     if name not in EVAL_SETS:
         raise LabkitError(f"unknown held-out set {name!r}; choose one of {', '.join(EVAL_SETS)}")
     if name == "race":
@@ -93,7 +95,8 @@ def evaluate(
     progress: bool | None = None,
     problems: list | None = None,
 ) -> EvalResult:
-    """Fraction of ``n`` problems from ``split`` (or of the given ``problems``) whose completion earns reward 1.
+    """Fraction of ``n`` problems from ``split`` (or of the given ``problems``) whose completion earns
+    reward 1.
 
     ``temperature=0`` is greedy decoding. Sampling is seeded, so a repeat gives
     the same number. A progress bar appears for more than a few batches.

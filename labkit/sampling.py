@@ -39,7 +39,8 @@ class Rollout:
 
 
 def logprobs_of(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """log softmax(logits) at ``tokens``: ``[..., V]`` logits and ``[...]`` token ids give ``[...]`` log-probs."""
+    """log softmax(logits) at ``tokens``: ``[..., V]`` logits and ``[...]`` token ids give ``[...]``
+    log-probs."""
     return torch.log_softmax(logits, dim=-1).gather(-1, tokens[..., None]).squeeze(-1)
 
 
@@ -75,7 +76,8 @@ def special_tokens(tokenizer) -> SpecialTokens:
     eos, pad = getattr(tokenizer, "eos_token_id", None), getattr(tokenizer, "pad_token_id", None)
     if eos is None or pad is None:
         raise LabkitError(
-            "the tokenizer needs an eos and a pad token to sample (set tokenizer.pad_token = tokenizer.eos_token)"
+            "the tokenizer needs an eos and a pad token to sample "
+            "(set tokenizer.pad_token = tokenizer.eos_token)"
         )
     return SpecialTokens(eos, pad, len(tokenizer))
 
@@ -104,8 +106,8 @@ def _check_arguments(
 
 
 def _step_function(model, batch: int, length: int, vocab_size: int | None, fast: bool):
-    """``forward(ids, position) -> logits [B, V]`` of the last position, through a KV cache: labkit's lean decoder
-    where the model allows it, transformers' forward and cache otherwise."""
+    """``forward(ids, position) -> logits [B, V]`` of the last position, through a KV cache: labkit's lean
+    decoder where the model allows it, transformers' forward and cache otherwise."""
     if fast and unsupported_reason(model) is None:
         decoder = Decoder(model, batch, length, vocab_size)
         return lambda ids, position: decoder.step(ids)
@@ -133,16 +135,17 @@ def sample(
 ) -> Rollout:
     """Sample completions for a batch of equal-length prompts ``[B, P]``.
 
-    ``tokenizer`` gives the eos and pad tokens and the real vocabulary size (padded output rows some checkpoints add
-    are dropped); a :class:`SpecialTokens` does too (``eos_token_id=-1`` never stops: fixed-length completions).
+    ``tokenizer`` gives the eos and pad tokens and the real vocabulary size (padded output rows some
+    checkpoints add are dropped); a :class:`SpecialTokens` does too (``eos_token_id=-1`` never stops:
+    fixed-length completions).
     ``temperature=0`` decodes greedily; the log-probs are then those of the
     untempered model. Otherwise log-probs are of the tempered distribution the
     tokens were drawn from: ``log softmax(logits / temperature)``.
     ``fast`` steps through :class:`labkit.tools.fastdecode.Decoder` where the model
     allows it (Llama/Qwen layouts with sdpa attention; see ``unsupported_reason``); ``fast=False`` always uses
     transformers' forward and cache. Both give the same tokens and log-probs (to float rounding).
-    ``return_logits`` keeps the logits of every step (``Rollout.logits``): a method that needs the sampler's whole
-    distribution (GKD on teacher samples) then needs no second pass over the same tokens.
+    ``return_logits`` keeps the logits of every step (``Rollout.logits``): a method that needs the sampler's
+    whole distribution (GKD on teacher samples) then needs no second pass over the same tokens.
     """
     eos_token_id, pad_token_id, vocab_size = _check_arguments(model, prompt_ids, max_new_tokens, tokenizer,
                                                               temperature, generator)  # fmt: skip

@@ -60,7 +60,8 @@ MIN_LR_RATIO = 0.1  # the cosine schedule ends at this fraction of the peak lear
 
 @dataclass
 class TrainConfig:
-    """Hyperparameters of a training run; names follow TRL and tinker-cookbook where the meaning is the same."""
+    """Hyperparameters of a training run; names follow TRL and tinker-cookbook where the meaning is the
+    same."""
 
     method: str = "opd"
     """which signal trains the student: sft, rl, opd, opd-exact or gkd"""
@@ -83,7 +84,8 @@ class TrainConfig:
     max_new_tokens: int = 0
     """longest completion; 0 means the task's own bound"""
     max_grad_norm: float = 1.0
-    """gradient clipping threshold, as in TRL (0 disables); a first RL or OPD step on a trained model can be large"""
+    """gradient clipping threshold, as in TRL (0 disables); a first RL or OPD step on a trained model can be
+    large"""
     sft_data: str = "teacher"
     """off-policy tokens for sft and gkd: 'teacher' samples or 'reference' solutions"""
     kl_coef: float = 0.0
@@ -102,22 +104,25 @@ class TrainConfig:
     eval_n: int = 256
     """held-out problems per evaluation"""
     eval_set: str = "race"
-    """which held-out set evaluations use: 'race' (every training curve), 'tuning' (choosing settings) or 'build'
-    (stopping a build at a target); the last two never share a problem with 'race' (labkit.evaluate.EVAL_SETS)"""
+    """which held-out set evaluations use: 'race' (every training curve), 'tuning' (choosing settings) or
+    'build' (stopping a build at a target); the last two never share a problem with 'race'
+    (labkit.evaluate.EVAL_SETS)"""
     eval_temperature: float = 1.0
     """sampling temperature of evaluations (0 = greedy); sampled accuracy is the steadier metric"""
     eval_greedy: bool = False
-    """also evaluate greedily at each evaluation (logged as greedy_accuracy beside the sampled eval_accuracy)"""
+    """also evaluate greedily at each evaluation (logged as greedy_accuracy beside the sampled
+    eval_accuracy)"""
     monitor_size: int = 64
-    """student samples drawn (uncharged) to log reward and teacher_kl when the method itself does not sample"""
+    """student samples drawn (uncharged) to log reward and teacher_kl when the method itself does not
+    sample"""
     monitor_every: int = 1
-    """log entropy and teacher_kl (and an off-policy method's reward) on step 1 and every this many steps after;
-    0: only what is free (an on-policy method's reward). Watching is uncharged but costs wall time"""
+    """log entropy and teacher_kl (and an off-policy method's reward) on step 1 and every this many steps
+    after; 0: only what is free (an on-policy method's reward). Watching is uncharged but costs wall time"""
     save_every: int = 0
     """write a resumable checkpoint to OUT/checkpoint every this many steps (0: never)"""
     flop_budget: float = 0.0
-    """stop once the ledger's total FLOPs reach this (0: off); the cosine decay then runs over compute, and steps is
-    a cap"""
+    """stop once the ledger's total FLOPs reach this (0: off); the cosine decay then runs over compute, and
+    steps is a cap"""
 
     def validate(self) -> TrainConfig:
         """Raise a LabkitError naming the first bad field and how to fix it."""
@@ -230,8 +235,8 @@ def learning_rate_at(config: TrainConfig, step: int, flops: float = 0.0) -> floa
 def evaluation_fractions(first: float, points: int) -> list[float]:
     """``points`` fractions of a run evenly spaced in log from ``first`` (where step 1 ends) to 1.
 
-    Learning is fastest early, so evaluations are dense there; a cost read off the curve between two of them is
-    then about equally precise at every scale.
+    Learning is fastest early, so evaluations are dense there; a cost read off the curve between two of them
+    is then about equally precise at every scale.
     """
     if points == 1 or first >= 1.0:
         return [1.0]
@@ -334,8 +339,9 @@ class Trainer:
         return batch
 
     def score_with_teacher(self, batch: StepBatch, charge: bool = True) -> None:
-        """One parallel teacher pass over the batch: its log-probs [B, T] of the batch's tokens, and its logits
-        [B, T, V] only for methods that need the whole distribution (a 151K-token vocabulary makes them gigabytes).
+        """One parallel teacher pass over the batch: its log-probs [B, T] of the batch's tokens, and its
+        logits [B, T, V] only for methods that need the whole distribution (a 151K-token vocabulary makes them
+        gigabytes).
         """
         keep_logits = self.config.method in NEEDS_TEACHER_LOGITS
         with torch.no_grad():
@@ -385,7 +391,8 @@ class Trainer:
     def loss(self, batch: StepBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """The method's loss on the batch, and the student's logits [B, T, V] it was computed from."""
         c = self.config
-        # one student distribution for every batch of a method: the tempered one for the methods that sample it
+        # one student distribution for every batch of a method: the tempered one for the
+        # methods that sample it
         temperature = 1.0 if c.method == "sft" else c.temperature
         logprobs, logits = token_logprobs(
             self.student, batch.sequences, batch.prompt_length, temperature, return_logits=True,
@@ -409,7 +416,8 @@ class Trainer:
         return objectives.masked_mean(divergence, batch.mask), logits
 
     def _reference_kl(self, batch: StepBatch, logits: torch.Tensor, temperature: float) -> torch.Tensor:
-        """rl's penalty: the mean per-token KL(student || start policy), charged as a reference forward pass."""
+        """rl's penalty: the mean per-token KL(student || start policy), charged as a reference forward
+        pass."""
         with torch.no_grad():
             _, reference_logits = token_logprobs(
                 self.reference, batch.sequences, batch.prompt_length, temperature, return_logits=True,
@@ -452,8 +460,9 @@ class Trainer:
     def monitor(self, batch: StepBatch, student_logits: torch.Tensor, step: int) -> dict:
         """reward, teacher_kl and entropy of the student *before* this step's update, on its own samples.
 
-        On-policy methods are watched on the step's own samples (the logits the loss just computed, so it is free);
-        the others on fresh student samples drawn with their own generator, so watching never changes training.
+        On-policy methods are watched on the step's own samples (the logits the loss just computed, so it is
+        free); the others on fresh student samples drawn with their own generator, so watching never changes
+        training.
         Neither is charged to the ledger. teacher_kl is exact (full vocabulary), student and teacher at T=1.
         Off the ``monitor_every`` schedule only the free reward of on-policy samples is logged.
         """
@@ -485,8 +494,9 @@ class Trainer:
         return row
 
     def evaluation(self) -> dict:
-        """Held-out accuracy on the config's evaluation set (the same problems for every run and method), with the
-        per-problem outcomes packed (``eval_correct``) so intervals can resample problems; greedy too if asked."""
+        """Held-out accuracy on the config's evaluation set (the same problems for every run and method), with
+        the per-problem outcomes packed (``eval_correct``) so intervals can resample problems; greedy too if
+        asked."""
         c = self.config
         problems, seed = held_out_set(self.task, c.eval_n, c.eval_set), EVAL_SETS[c.eval_set]
         row = {}
@@ -519,8 +529,8 @@ class Trainer:
 
     def _ledger_row(self) -> dict:
         return {
-            "flops": self.ledger.total, "teacher_flops": self.ledger.teacher, "student_flops": self.ledger.student,
-            "seconds": self.seconds, "episodes": self.episodes,
+            "flops": self.ledger.total, "teacher_flops": self.ledger.teacher,
+            "student_flops": self.ledger.student, "seconds": self.seconds, "episodes": self.episodes,
         }  # fmt: skip
 
     # -- guards -----------------------------------------------------------------------------
@@ -530,8 +540,8 @@ class Trainer:
         context = getattr(self.student.config, "max_position_embeddings", None)
         if context is not None and self.max_new_tokens + prompt_tokens > context:
             raise LabkitError(
-                f"prompts of {prompt_tokens} tokens plus max_new_tokens={self.max_new_tokens} exceed the student's "
-                f"context of {context}; lower max_new_tokens or use a model with a longer context"
+                f"prompts of {prompt_tokens} tokens plus max_new_tokens={self.max_new_tokens} exceed the "
+                f"student's context of {context}; lower max_new_tokens or use a model with a longer context"
             )
 
     def _stop_if_not_finite(self, loss: torch.Tensor, step: int) -> None:
@@ -548,7 +558,8 @@ class Trainer:
         )
 
     def _check_budget(self, row: dict) -> None:
-        """A budget below one step's cost is refused after step 1; a run that hit its step cap first is too."""
+        """A budget below one step's cost is refused after step 1; a run that hit its step cap first is
+        too."""
         c = self.config
         if not c.flop_budget:
             return
@@ -586,8 +597,8 @@ class Trainer:
         return step
 
     def run(self, resume: bool = False) -> TrainResult:
-        """Train to ``config.steps`` (or the FLOP budget); with ``resume`` continue from OUT/checkpoint exactly as if
-        never stopped."""
+        """Train to ``config.steps`` (or the FLOP budget); with ``resume`` continue from OUT/checkpoint
+        exactly as if never stopped."""
         c = self.config
         done = self._start(resume)
         self.student.train()

@@ -35,8 +35,8 @@ def test_the_readme_quotes_the_measured_headline_time():
 
 
 def test_the_headline_results_keep_the_promised_shape():
-    """The contract of benchmarks/results/side_by_side.json: enough seeds and evaluations to price costs finely,
-    sampled and greedy accuracy, every racer, and each ratio with its interval."""
+    """The contract of benchmarks/results/side_by_side.json: enough seeds and evaluations to price costs
+    finely, sampled and greedy accuracy, every racer, and each ratio with its interval."""
     from labkit.studies.compare import RACERS
 
     results = json.loads((RESULTS / "side_by_side.json").read_text())

@@ -69,8 +69,8 @@ def test_gkd_on_teacher_samples_charges_the_teacher_one_pass_over_their_tokens(
 ):
     from labkit.flops import forward_flops_per_token
 
-    trainer = Trainer(TrainConfig(method="gkd", lmbda=0.0, batch_size=4, group_size=2), tiny_student, tokenizer,
-                      TASK, teacher=tiny_teacher, progress=False)  # fmt: skip
+    trainer = Trainer(TrainConfig(method="gkd", lmbda=0.0, batch_size=4, group_size=2), tiny_student,
+                      tokenizer, TASK, teacher=tiny_teacher, progress=False)  # fmt: skip
     batch = trainer.make_batch(1)
     assert not batch.on_policy and batch.teacher_logits is not None
     n, length = batch.sequences.shape

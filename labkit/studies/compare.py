@@ -34,8 +34,8 @@ from ..tools.workers import cores, parent_alive, run_jobs
 from ..train import EVAL_SEED, TrainConfig, train
 from .costs import ACCOUNTINGS, bootstrap_accuracy, cost_to_reach, describe, pair_ratio
 
-# The racers: a method and where its tokens come from. sft-reference is the free baseline: SFT on the task's own
-# reference solutions, no teacher at all.
+# The racers: a method and where its tokens come from. sft-reference is the free baseline: SFT on the task's
+# own reference solutions, no teacher at all.
 RACERS = {
     "sft": {"method": "sft", "sft_data": "teacher"},
     "sft-reference": {"method": "sft", "sft_data": "reference"},
@@ -45,10 +45,10 @@ RACERS = {
     "gkd": {"method": "gkd", "lmbda": 0.5, "beta": 0.5},
 }
 
-# What each racer runs with, chosen for every racer by one protocol (labkit.studies.tuning: learning rate x prompts
-# per step on a tuning seed and the "tuning" problem set, which the races never use). A test keeps this equal to the
-# `chosen` settings in benchmarks/results/tuning.json. Everything not listed is shared (TrainConfig defaults and
-# CompareConfig).
+# What each racer runs with, chosen for every racer by one protocol (labkit.studies.tuning: learning rate x
+# prompts per step on a tuning seed and the "tuning" problem set, which the races never use). A test keeps
+# this equal to the `chosen` settings in benchmarks/results/tuning.json. Everything not listed is shared
+# (TrainConfig defaults and CompareConfig).
 METHOD_SETTINGS = {
     "sft": {"learning_rate": 3e-4, "batch_size": 16},
     "sft-reference": {"learning_rate": 3e-4, "batch_size": 16},
@@ -78,15 +78,17 @@ class CompareConfig:
     target_fraction: float = 0.9
     """the target accuracy, as a fraction of the teacher's sampled accuracy"""
     monitor_every: int = 10
-    """log teacher_kl and entropy every this many steps (watching is uncharged, but in wall time it cost RL and SFT
-    a third of their runs when done every step; nothing in the comparison reads it)"""
+    """log teacher_kl and entropy every this many steps (watching is uncharged, but in wall time it cost RL
+    and SFT a third of their runs when done every step; nothing in the comparison reads it)"""
     snapshot_prompts: int = 4
-    """held-out prompts whose per-token scores are kept at each evaluation of the first seed (for the explorer)"""
+    """held-out prompts whose per-token scores are kept at each evaluation of the first
+    seed (for the explorer)"""
     workers: int = 0
-    """processes running runs side by side, one thread each (0: one per CPU core this process may use, at most one
-    per run); 1 runs everything in this process"""
+    """processes running runs side by side, one thread each (0: one per CPU core this process may use, at most
+    one per run); 1 runs everything in this process"""
     settings: dict = field(default_factory=dict)
-    """per racer, settings that replace METHOD_SETTINGS (e.g. {"rl": {"learning_rate": 1e-4}}); tuning uses it"""
+    """per racer, settings that replace METHOD_SETTINGS (e.g. {"rl": {"learning_rate": 1e-4}}); tuning uses
+    it"""
     eval_set: str = "race"
     """the held-out set evaluations use; only tuning uses another ("tuning")"""
     greedy: bool = True
@@ -132,8 +134,8 @@ class Comparison:
 
 
 CURVE_KEYS = {  # curve key: the history row key it comes from, at every evaluation
-    "flops": "flops", "student_flops": "student_flops", "teacher_flops": "teacher_flops", "seconds": "seconds",
-    "episodes": "episodes", "accuracy": "eval_accuracy", "correct": "eval_correct",
+    "flops": "flops", "student_flops": "student_flops", "teacher_flops": "teacher_flops",
+    "seconds": "seconds", "episodes": "episodes", "accuracy": "eval_accuracy", "correct": "eval_correct",
     "greedy_accuracy": "greedy_accuracy", "greedy_correct": "greedy_correct",
 }  # fmt: skip
 
@@ -160,8 +162,9 @@ def _racer_entry(curves: list[dict], settings: dict, target: float) -> dict:
 
 
 def ratio_rows(summary: dict, baseline: str = "opd") -> list[dict]:
-    """Every other racer's cost over ``baseline``'s under every accounting, at the level every seed of both reached,
-    with its 95% interval (bootstrap over seeds and held-out problems: labkit.studies.costs.pair_ratio)."""
+    """Every other racer's cost over ``baseline``'s under every accounting, at the level every seed of both
+    reached, with its 95% interval (bootstrap over seeds and held-out problems:
+    labkit.studies.costs.pair_ratio)."""
     if baseline not in summary["methods"]:
         return []
     return [
@@ -199,8 +202,8 @@ def summarize(comparison: Comparison) -> dict:
 
 
 def _snapshots(student, teacher, tokenizer, task, prompts: int, keep: bool):
-    """An ``on_step`` callback that stops an orphaned worker and, with ``keep``, scores every token of a few held-out
-    student samples at each evaluation (the token explorer's frames); and the list it fills."""
+    """An ``on_step`` callback that stops an orphaned worker and, with ``keep``, scores every token of a few
+    held-out student samples at each evaluation (the token explorer's frames); and the list it fills."""
     probe = task.problems(prompts, "held_out", seed=EVAL_SEED + 1)
     probe_ids = encode_prompts(tokenizer, [p.prompt for p in probe])
     frames = []
@@ -256,11 +259,12 @@ def _train_one(
 def run_comparison(
     config: CompareConfig, student_path=None, teacher_path=None, progress: bool = True
 ) -> Comparison:
-    """Train every method ``config.seeds`` times from the same start on the same budget; evaluate along the way.
+    """Train every method ``config.seeds`` times from the same start on the same budget;
+    evaluate along the way.
 
-    Runs are independent, so ``config.workers`` processes run them side by side, one thread each. Accuracies, FLOPs
-    and episodes do not depend on the number of workers (a test checks it); wall seconds do, a little (the workers
-    share the machine's memory bandwidth), and the summary records the worker count.
+    Runs are independent, so ``config.workers`` processes run them side by side, one thread each. Accuracies,
+    FLOPs and episodes do not depend on the number of workers (a test checks it); wall seconds do, a little
+    (the workers share the machine's memory bandwidth), and the summary records the worker count.
     """
     from ..tools.notebook import data_dir
 
@@ -294,7 +298,8 @@ def run_comparison(
 
 
 def run_runs(args: list[tuple], workers: int = 0, progress: bool = True) -> tuple[list, int]:
-    """``[_train_one(*a) for a in args]``, side by side in worker processes (0: one per core); and the count."""
+    """``[_train_one(*a) for a in args]``, side by side in worker processes (0: one per
+    core); and the count."""
     workers = min(workers or cores(), len(args))
     with tqdm(total=len(args), desc="runs", disable=not progress) as bar:
         if workers > 1:
@@ -349,16 +354,21 @@ def _percent(mean: float, ci) -> str:
 
 
 def format_table(summary: dict) -> str:
-    """The post's compute table for this run, then each racer's cost over OPD's with its 95% interval (Markdown).
+    """The post's compute table for this run, then each racer's cost over OPD's with its
+    95% interval (Markdown).
 
     A ratio is in bold where its interval excludes 1: only there is one of the two cheaper.
     """
     lines = [
-        f"target: {summary['target_accuracy']:.1%} ({summary['config']['target_fraction']:.0%} of the teacher's "
-        f"{summary['teacher_accuracy']:.1%}, sampled); {len(next(iter(summary['methods'].values()))['curves'])} "
+        f"target: {summary['target_accuracy']:.1%} ({summary['config']['target_fraction']:.0%} of the "
+        f"teacher's {summary['teacher_accuracy']:.1%}, sampled); "
+        f"{len(next(iter(summary['methods'].values()))['curves'])} "
         f"seeds per racer; intervals: 95% bootstrap over seeds and held-out problems",
         "",
-        "| racer | teacher FLOPs | student FLOPs | final accuracy, sampled | final accuracy, greedy | FLOPs to target |",
+        (
+            "| racer | teacher FLOPs | student FLOPs | final accuracy, sampled | final accuracy, greedy "
+            "| FLOPs to target |"
+        ),
         "|---|---|---|---|---|---|",
     ]
     for racer, e in summary["methods"].items():

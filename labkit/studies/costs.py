@@ -329,9 +329,9 @@ def verdict(result: dict, method: str, baseline: str) -> str:
 
 
 def describe(priced: dict) -> str:
-    """A :func:`pair_ratio` as the lab's tables print it: with its 95% interval where the curves keep per-problem
-    outcomes (in bold where it excludes 1: only there is one of the two cheaper), else with the range over every
-    pair of seeds (marked "seeds"); "–" where the pair was not priced."""
+    """A :func:`pair_ratio` as the lab's tables print it: with its 95% interval where the curves keep
+    per-problem outcomes (in bold where it excludes 1: only there is one of the two cheaper), else with the
+    range over every pair of seeds (marked "seeds"); "–" where the pair was not priced."""
     if priced["ratio"] is None:
         return "–"
     if priced.get("ci") is not None:

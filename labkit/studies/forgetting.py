@@ -142,7 +142,8 @@ class _Recall:
 
 
 def _midtrain(model, tokenizer, task, steps: int, seed: int, learning_rate: float, progress: bool):
-    """SFT on the task's reference solutions (new facts, skill data or a mix): mid-training, as the post calls it."""
+    """SFT on the task's reference solutions (new facts, skill data or a mix): mid-training, as
+    the post calls it."""
     from ..train import TrainConfig, train
 
     config = TrainConfig(

@@ -1,19 +1,21 @@
 """One tuning protocol for every racer, stated before any result is seen.
 
-An untuned baseline is a bug: a method that loses because it ran at someone else's learning rate says nothing about
-the method. So every racer of the comparison gets the same treatment:
+An untuned baseline is a bug: a method that loses because it ran at someone else's learning rate says nothing
+about the method. So every racer of the comparison gets the same treatment:
 
 1. **Grid.** learning rate x prompts per step (``GRID``): {1e-4, 3e-4, 1e-3} x {4, 16}, six runs per racer.
-2. **Extension.** Where a racer's best learning rate sits on the edge of the grid, the next one beyond it (3e-5 or
-   3e-3) is tried at both batch sizes, so no racer's optimum is cut off by the grid.
-3. **Held apart.** Every tuning run uses seed ``TUNING_SEED`` (the races use seeds 0, 1, ...) and evaluates on the
-   "tuning" held-out set, which shares no problem with the races' "race" set.
+2. **Extension.** Where a racer's best learning rate sits on the edge of the grid, the next one beyond it
+   (3e-5 or 3e-3) is tried at both batch sizes, so no racer's optimum is cut off by the grid.
+3. **Held apart.** Every tuning run uses seed ``TUNING_SEED`` (the races use seeds 0, 1, ...) and evaluates on
+   the "tuning" held-out set, which shares no problem with the races' "race" set.
 4. **Score, fixed up front.** The mean sampled accuracy over log-compute: accuracy read off the run's curve
-   (piecewise linear in log-FLOPs between evaluations) at ``SCORE_POINTS`` points evenly spaced in log-FLOPs from
-   budget/100 to the budget, averaged. It rewards reaching a level early *and* ending high, the two things a cost
-   ratio at a level reads. The highest score is chosen; a tie goes to the earlier setting in grid order.
+   (piecewise linear in log-FLOPs between evaluations) at ``SCORE_POINTS`` points evenly spaced in log-FLOPs
+   from budget/100 to the budget, averaged. It rewards reaching a level early *and* ending high, the two
+   things a cost ratio at a level reads. The highest score is chosen; a tie goes to the earlier setting in
+   grid order.
 
-``tune`` runs all of this in worker processes and returns ``{"protocol", "methods": {racer: {"tried", "chosen"}}}``.
+``tune`` runs all of this in worker processes and returns
+``{"protocol", "methods": {racer: {"tried", "chosen"}}}``.
 """
 
 from __future__ import annotations
@@ -80,10 +82,12 @@ def tune(config: CompareConfig, student_path: str, teacher_path: str, progress: 
     for racer in config.methods:
         mine = [t for t in tried if t["racer"] == racer]
         chosen = max(mine, key=lambda t: t["score"])  # max keeps the first of equal scores: grid order
-        methods[racer] = {"base": RACERS[racer], "tried": [{k: v for k, v in t.items() if k != "racer"} for t in mine],
+        methods[racer] = {"base": RACERS[racer],
+                          "tried": [{k: v for k, v in t.items() if k != "racer"} for t in mine],
                           "chosen": chosen["settings"]}  # fmt: skip
     protocol = {"grid": GRID, "extension": {str(k): v for k, v in EXTENSION.items()}, "seed": TUNING_SEED,
                 "eval_set": "tuning", "eval_n": config.eval_n, "budget": config.budget,
-                "score": f"mean sampled accuracy over log-FLOPs from budget/100 to the budget ({SCORE_POINTS} points)",
+                "score": "mean sampled accuracy over log-FLOPs from budget/100 to the budget "
+                         f"({SCORE_POINTS} points)",
                 "wall_seconds": time.perf_counter() - started}  # fmt: skip
     return {"protocol": protocol, "methods": methods}
