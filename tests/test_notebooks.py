@@ -48,7 +48,7 @@ def check_04(r):
 
 def check_05(r):
     assert r["teacher_accuracy"] > 0.9 and r["seeds"] >= 3
-    assert set(r["curves_per_method"]) == {"sft", "rl", "opd", "opd-exact", "gkd"}
+    assert set(r["curves_per_method"]) == {"sft", "sft-reference", "rl", "opd", "opd-exact", "gkd"}
     assert all(n == r["seeds"] for n in r["curves_per_method"].values())
     for method, accuracy in r["final_accuracy"].items():
         assert r["start_accuracy"] < accuracy <= 1, method  # every method improves on the shared start
@@ -77,15 +77,22 @@ def check_07(r):
 
 
 def check_08(r):
+    from labkit.studies.compare import METHOD_SETTINGS
+    from labkit.studies.costs import ACCOUNTINGS
+
     assert set(r["race_ratios"]) == {"teacher ~10x the student", "teacher = student size"}
     for ratios in [r["benchmark_ratios"], *r["race_ratios"].values(), *r["sweep_ratios"].values()]:
-        assert set(ratios) == {"flops", "student_flops", "seconds", "episodes"}
+        assert set(ratios) == set(ACCOUNTINGS)
         for accounting in ratios.values():
             assert {"sft", "rl"} <= set(accounting) and "opd" not in accounting
             assert all(v is None or v > 0 for v in accounting.values())
-    # with the teacher free, OPD's cost per step is RL's:
-    # its per-token signal must show in fewer student FLOPs
-    assert r["benchmark_ratios"]["student_flops"]["rl"] > 1.0
+    # every racer priced against OPD; under the post's own accounting SFT pays for its student only
+    assert set(r["benchmark_ratios"]["flops"]) == {"sft", "sft-reference", "rl", "opd-exact", "gkd"}
+    assert r["benchmark_ratios"]["post_sft_data_free"]["sft"] < r["benchmark_ratios"]["flops"]["sft"]
+    assert r["benchmark_ratios"]["post_sft_data_free"]["rl"] == r["benchmark_ratios"]["flops"]["rl"]
+    # the ledger: an OPD episode pays for a teacher pass RL never makes
+    assert r["per_episode_vs_rl"]["opd"] > 1.5 and r["per_episode_vs_rl"]["sft-reference"] < 1.5
+    assert r["tuning_chosen"] == METHOD_SETTINGS
     assert all(a > 0.9 for a in r["teacher_accuracy"].values())
     # the committed sweep: every regime priced, and the control really has no free choices left
     assert {"shipped", "same-size-teacher", "no-style-entropy", "small-student"} <= set(r["sweep_ratios"])

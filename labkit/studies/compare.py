@@ -50,12 +50,12 @@ RACERS = {
 # this equal to the `chosen` settings in benchmarks/results/tuning.json. Everything not listed is shared
 # (TrainConfig defaults and CompareConfig).
 METHOD_SETTINGS = {
-    "sft": {"learning_rate": 3e-4, "batch_size": 16},
-    "sft-reference": {"learning_rate": 3e-4, "batch_size": 16},
-    "rl": {"learning_rate": 3e-4, "batch_size": 16},
-    "opd": {"learning_rate": 3e-4, "batch_size": 16},
-    "opd-exact": {"learning_rate": 3e-4, "batch_size": 16},
-    "gkd": {"learning_rate": 3e-4, "batch_size": 16},
+    "sft": {"learning_rate": 0.0003, "batch_size": 4},
+    "sft-reference": {"learning_rate": 0.0003, "batch_size": 4},
+    "rl": {"learning_rate": 0.0001, "batch_size": 4},
+    "opd": {"learning_rate": 0.0003, "batch_size": 4},
+    "opd-exact": {"learning_rate": 0.0003, "batch_size": 4},
+    "gkd": {"learning_rate": 0.0003, "batch_size": 4},
 }
 
 
