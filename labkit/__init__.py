@@ -14,6 +14,7 @@ The core path, one file each, in the order a learner meets them:
     pertoken    the teacher as a process reward model: a score for every token the student writes
     plots       the figures the notebooks share
     widgets     the token explorer
+    exercises   write a method's core yourself; a checker names your mistake (solutions: labkit.solutions)
 
 Studies that use the core (``labkit.studies``): compare, costs, drift, forgetting, wordproblems.
 Tooling around it (``labkit.tools``): cli, build, checkpoint, fastdecode, notebook, run_notebooks.

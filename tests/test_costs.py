@@ -214,11 +214,16 @@ def test_pairs_are_priced_at_their_own_level_and_never_at_the_start():
             "sft": {"curves": [_priced_curve(xs, [0.1, 0.1, 0.05])]},  # never improves
         }
     }
-    assert common_level(summary) == pytest.approx(0.05) and pair_level(summary, "rl") == pytest.approx(0.4)
+    assert common_level(summary) == pytest.approx(0.05)
+    # 90% of the way from the start (0.1) to the highest level every seed of both reached (0.4)
+    assert pair_level(summary, "rl") == pytest.approx(0.1 + 0.9 * 0.3)
+    assert pair_level(summary, "rl", fraction=1.0) == pytest.approx(0.4)
     priced = pair_ratio(summary, "flops", "rl")
-    # rl reaches 0.4 at its first evaluation (1e10), opd at its second (2e10)
-    assert priced["level"] == pytest.approx(0.4) and priced["ratio"] == pytest.approx(0.5)
-    assert priced["range"] == pytest.approx((0.5, 0.5))
+    # at 0.37: rl between the start and 1e10 (linear in cost: 0.9e10), opd between 1e10 and 2e10 (linear in
+    # log-cost: 1e10 * 2 ** 0.7)
+    expected = 0.9e10 / (1e10 * 2**0.7)
+    assert priced["level"] == pytest.approx(0.37) and priced["ratio"] == pytest.approx(expected)
+    assert priced["range"] == pytest.approx((expected, expected))
     assert pair_ratio(summary, "flops", "sft")["ratio"] is None
 
 

@@ -20,6 +20,7 @@ def check_01(r):
 
 
 def check_02(r):
+    assert r["exercises"] and all(r["exercises"].values())  # each checker accepts the worked solution
     assert (
         r["final_accuracy"] >= r["start_accuracy"] + 0.1
     )  # SFT on teacher samples helps this student quickly
@@ -31,6 +32,7 @@ def check_02(r):
 
 
 def check_03(r):
+    assert r["exercises"] and all(r["exercises"].values())  # each checker accepts the worked solution
     assert r["teacher_flops"] == 0  # RL never asks the teacher
     assert 0 < r["bits_per_episode"] <= 1
     assert 0 < r["silent_groups"] < 1  # at this start some groups carry no signal, and some do
@@ -39,6 +41,7 @@ def check_03(r):
 
 
 def check_04(r):
+    assert r["exercises"] and all(r["exercises"].values())  # each checker accepts the worked solution
     assert r["teacher_kl_end"] < 0.8 * r["teacher_kl_start"]  # distillation lowers its own objective
     assert r["final_accuracy"] > r["start_accuracy"]
     assert r["failed_samples"] > 0
@@ -121,7 +124,7 @@ def test_notebook_executes_and_reports_sane_results(notebook, tmp_path):
     results = execute(
         notebook,
         tmp_path / notebook.name,
-        {"quick": True, "seed": 0, **OFFLINE_PARAMETERS.get(notebook.name, {})},
+        {"quick": True, "seed": 0, "solutions": True, **OFFLINE_PARAMETERS.get(notebook.name, {})},
     )
     RECORDED[notebook.name] = results
     assert notebook.name in CHECKS, f"add a check of {notebook.name}'s recorded results to CHECKS"
@@ -133,6 +136,7 @@ def test_notebook_executes_and_reports_sane_results(notebook, tmp_path):
 def test_a_notebook_rerun_with_the_same_seed_records_identical_results(tmp_path):
     name = "03_rl.ipynb"
     notebook = next(p for p in NOTEBOOKS if p.name == name)
-    first = RECORDED.get(name) or execute(notebook, tmp_path / "first.ipynb", {"quick": True, "seed": 0})
-    again = execute(notebook, tmp_path / "again.ipynb", {"quick": True, "seed": 0})
+    parameters = {"quick": True, "seed": 0, "solutions": True}
+    first = RECORDED.get(name) or execute(notebook, tmp_path / "first.ipynb", parameters)
+    again = execute(notebook, tmp_path / "again.ipynb", parameters)
     assert again == first

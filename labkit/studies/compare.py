@@ -161,6 +161,11 @@ def _racer_entry(curves: list[dict], settings: dict, target: float) -> dict:
     return entry
 
 
+def _in_race_order(names) -> list[str]:
+    """Racers in the order of RACERS (JSON files keep their keys sorted), anything else after."""
+    return sorted(names, key=lambda n: list(RACERS).index(n) if n in RACERS else len(RACERS))
+
+
 def ratio_rows(summary: dict, baseline: str = "opd") -> list[dict]:
     """Every other racer's cost over ``baseline``'s under every accounting, at the level every seed of both
     reached, with its 95% interval (bootstrap over seeds and held-out problems:
@@ -170,7 +175,7 @@ def ratio_rows(summary: dict, baseline: str = "opd") -> list[dict]:
     return [
         {"method": method, "baseline": baseline, "accounting": accounting,
          **pair_ratio(summary, accounting, method, baseline)}
-        for method in summary["methods"] if method != baseline
+        for method in _in_race_order(summary["methods"]) if method != baseline
         for accounting in ACCOUNTINGS
     ]  # fmt: skip
 
@@ -371,7 +376,8 @@ def format_table(summary: dict) -> str:
         ),
         "|---|---|---|---|---|---|",
     ]
-    for racer, e in summary["methods"].items():
+    for racer in _in_race_order(summary["methods"]):
+        e = summary["methods"][racer]
         to_target = f"{e['flops_to_target']:.2e}" if e["flops_to_target"] else "not reached"
         greedy = (
             _percent(e["greedy_final_accuracy"], e["greedy_final_accuracy_ci"])
