@@ -247,9 +247,9 @@ def format_sweep(results: dict) -> str:
         "",
         f"{results['budget']:.0e} FLOPs per run. Each cell: a racer's cost to reach a held-out accuracy "
         "(sampled) over OPD's cost to reach it (> 1: OPD is cheaper), at 90% of the way from the start to "
-        "the highest accuracy every seed of both reached; costs interpolated between evaluations, medians over "
-        "seeds, with the 95% bootstrap interval (bold where it excludes 1) or, where the results keep no "
-        "per-problem outcomes (v1), the range over every pair of seeds.",
+        "the highest accuracy every seed of both reached; costs interpolated between evaluations, medians "
+        "over seeds, with the 95% bootstrap interval (bold where it excludes 1) or, where the results keep "
+        "no per-problem outcomes (v1), the range over every pair of seeds.",
         "",
         "| regime | teacher entropy (nats/token) | start | counted as | "
         + " | ".join(f"{m} / opd" for m in racers)
