@@ -228,7 +228,7 @@ def _cell(summary: dict, accounting: str, method: str) -> str:
 
 
 PROTOCOL = (
-    "v2: every racer of labkit.studies.compare.RACERS, settings tuned on the shipped pair by one "
+    "every racer of labkit.studies.compare.RACERS, settings tuned on the shipped pair by one "
     "protocol (benchmarks/results/tuning.json), 1,000 race problems per evaluation, 14 evaluations "
     "spaced in log-FLOPs, new students stopped on the build set; 95% bootstrap intervals over seeds "
     "and problems"

@@ -118,3 +118,22 @@ def test_on_policy_distillation_lowers_teacher_kl_within_40_steps(tmp_path, caps
     first = sum(r["teacher_kl"] for r in rows[:8]) / 8
     last = sum(r["teacher_kl"] for r in rows[-8:]) / 8
     assert last < 0.8 * first, (first, last)
+
+
+@pytest.mark.slow
+def test_build_data_writes_loadable_checkpoints_with_their_reports(tmp_path, capsys):
+    from labkit.evaluate import task_of
+    from labkit.models import load
+
+    assert main(["build-data", "--out", str(tmp_path), "--teacher-steps", "2", "--student-steps", "2",
+                 "--only", "teacher", "--only", "student"]) == 0  # fmt: skip
+    for role in ("teacher", "student"):
+        model, _ = load(tmp_path / role)
+        meta = json.loads((tmp_path / role / "labkit.json").read_text())
+        assert (
+            meta["role"] == role
+            and meta["train"]["steps"] == 2
+            and {"sampled_accuracy", "greedy_accuracy"} <= set(meta)
+        )
+        assert task_of(tmp_path / role).style == 0.5  # the shipped task travels with the checkpoint
+    assert set(json.loads((tmp_path / "build.json").read_text())) >= {"teacher", "student", "task"}
