@@ -76,7 +76,7 @@ def main() -> None:
     sampling = {}
     for name, model in (("teacher", teacher), ("student", student)):
 
-        def labkit_sample(model=model):
+        def labkit_sample(model=model, fast=True):
             sample(
                 model,
                 prompts,
@@ -84,6 +84,7 @@ def main() -> None:
                 SpecialTokens(eos_token_id=-1, pad_token_id=tokenizer.pad_token_id),
                 temperature=1.0,
                 generator=torch.Generator().manual_seed(0),
+                fast=fast,
             )
 
         def hf_generate(model=model):
@@ -103,19 +104,8 @@ def main() -> None:
                 )
                 model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
 
-        def labkit_sample_transformers_forward(model=model):
-            sample(
-                model,
-                prompts,
-                new_tokens,
-                SpecialTokens(eos_token_id=-1, pad_token_id=tokenizer.pad_token_id),
-                temperature=1.0,
-                generator=torch.Generator().manual_seed(0),
-                fast=False,
-            )
-
         ours, theirs = timed(labkit_sample, args.repeats), timed(hf_generate, args.repeats)
-        slow = timed(labkit_sample_transformers_forward, args.repeats)
+        slow = timed(lambda: labkit_sample(fast=False), args.repeats)
         tokens = args.batch * new_tokens
         sampling[name] = {
             "labkit_tokens_per_s": tokens / ours,
