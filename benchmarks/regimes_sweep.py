@@ -37,7 +37,7 @@ from labkit.models import STUDENT_SIZE, TEACHER_SIZE, ModelSize, build_model, co
 from labkit.objectives import entropy, masked_mean
 from labkit.sampling import sample, token_logprobs
 from labkit.studies.compare import RACERS, CompareConfig, run_comparison, summarize
-from labkit.studies.costs import ACCOUNTINGS, cost_ratios, describe, pair_ratio
+from labkit.studies.costs import ACCOUNTINGS, describe, pair_ratio
 from labkit.tokenizer import build_tokenizer
 from labkit.tools.build import STUDENT_RECIPE, TEACHER_RECIPE, final_report
 from labkit.tools.checkpoint import write_json_atomic, write_text_atomic
@@ -308,7 +308,7 @@ if __name__ == "__main__":
             "student_parameters": count_parameters(load(student)[0]),
             "start_accuracy": start_accuracy(student),
             "teacher_accuracy": summary["teacher_accuracy"],
-            "ratios": cost_ratios(summary),
+            "ratios": summary["ratios"],  # each racer against OPD, at the pair level, with intervals
             "final_accuracy": {m: e["final_accuracy"] for m, e in summary["methods"].items()},
             "summary": summary,
             "seconds": round(time.perf_counter() - started, 1),

@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 
 METHOD_COLORS = {
     "sft": "#1f77b4",
+    "sft-reference": "#8c564b",
     "rl": "#d62728",
     "opd": "#2ca02c",
     "opd-exact": "#17becf",

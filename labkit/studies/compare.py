@@ -330,7 +330,8 @@ def plot_comparison(summary: dict, out_dir: Path | None = None) -> dict:
         ("episodes", "episodes (sampled sequences)", True),
     ):
         fig, ax = plt.subplots(figsize=(6, 3.8))
-        for method, entry in summary["methods"].items():
+        for method in _in_race_order(summary["methods"]):
+            entry = summary["methods"][method]
             curves = entry["curves"]
             grid = np.linspace(
                 max(c[key][1] for c in curves) if log else 0, min(c[key][-1] for c in curves), 50

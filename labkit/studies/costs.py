@@ -154,15 +154,6 @@ def point_ratio(
     return None if (mine is None or not base) else mine / base
 
 
-def cost_ratios(summary: dict, baseline: str = "opd", level: float | None = None) -> dict:
-    """``{accounting: {method: cost / cost(baseline)}}`` at one level (default :func:`common_level`)."""
-    level = common_level(summary) if level is None else level
-    methods = summary["methods"]
-    return {"level": level} | {
-        a: {m: point_ratio(summary, a, m, baseline, level) for m in methods} for a in ACCOUNTINGS
-    }
-
-
 def ratio_range(
     summary: dict, accounting: str, method: str, baseline: str = "opd", level: float | None = None
 ) -> tuple[float, float] | None:

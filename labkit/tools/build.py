@@ -53,7 +53,7 @@ STUDENT_RECIPE = TrainConfig(
     eval_points=6,
     eval_n=256,
 )
-# A teacher of the student's own size (the post's strongest case: a model distilled back into its own base).
+# A teacher of the student's own size: scoring with it costs what the student's own forward pass costs.
 # It learns the task to near the big teacher's level by SFT on reference solutions.
 SMALL_TEACHER_RECIPE = TrainConfig(
     method="sft",
