@@ -292,6 +292,9 @@ class Trainer:
         self.episodes = 0
         self.step = 0
         self.batch: StepBatch | None = None  # what the latest step trained on
+        self.eval_problems = held_out_set(
+            task, config.eval_n, config.eval_set
+        )  # drawn once, used at every evaluation
 
     # -- where the tokens come from ---------------------------------------------------------
     def prompts(self, step: int) -> list:
@@ -498,7 +501,7 @@ class Trainer:
         the per-problem outcomes packed (``eval_correct``) so intervals can resample problems; greedy too if
         asked."""
         c = self.config
-        problems, seed = held_out_set(self.task, c.eval_n, c.eval_set), EVAL_SETS[c.eval_set]
+        problems, seed = self.eval_problems, EVAL_SETS[c.eval_set]
         row = {}
         for name, temperature in [("eval", c.eval_temperature)] + [("greedy", 0.0)] * c.eval_greedy:
             result = evaluate(self.student, self.tokenizer, self.task, seed=seed, temperature=temperature,
