@@ -7,6 +7,7 @@ showed it), are its *next* steps worse than steps taken from a clean prefix?
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from ..task import Problem, check_steps
@@ -135,3 +136,132 @@ def drift_profile(student, teacher, tokenizer, task, n: int = 256, seed: int = 0
             teacher, rollout.sequences, rollout.prompt_length, return_logits=True, vocab_size=len(tokenizer)
         )
     return drift_from_logits(s, t, rollout.completion_ids, rollout.completion_mask)
+
+
+# -- recovery from a planted mistake -----------------------------------------------------------------------
+# "OOD shock" in one measurement, with difficulty held fixed: the same problems, the same number of steps
+# written, only the prefix's provenance changed. A student that copes with its own mistakes writes the next
+# step as well after a planted mistake as after a clean prefix; one that only ever saw clean teacher text
+# does worse.
+
+PREFIX_KINDS = ("reference", "planted", "teacher", "own")
+"""reference: the task's canonical steps; planted: the same with the last step written wrong (one of the
+task's plausible mistakes: a sum off by one or a wrong carry-in); teacher / own: the teacher's / the student's
+own sampled steps, kept where every step is right (the text each method trains on: SFT sees the teacher's,
+OPD and RL their own)."""
+
+
+@dataclass
+class NextStep:
+    """How often a student writes the next step right after each kind of prefix, on one set of problems."""
+
+    right: dict[str, int]  # kind -> next steps judged locally right (see ``check_steps``)
+    total: dict[str, int]  # kind -> prefixes tried
+
+    def rate(self, kind: str) -> float:
+        return self.right[kind] / max(1, self.total[kind])
+
+    @property
+    def recovery(self) -> float | None:
+        """next-step accuracy after a planted mistake over after the same clean prefix (1 = unshaken)"""
+        return None if self.right["reference"] == 0 else self.rate("planted") / self.rate("reference")
+
+
+def _steps_of(text: str) -> list[str]:
+    return text.replace(",", ";").split(";")
+
+
+def reference_prefix(task, problem: Problem, steps: int, plant: random.Random | None = None) -> str:
+    """The canonical first ``steps`` steps of a solution, each followed by ';'; with ``plant`` the last of
+    them is rewritten with one of the task's plausible mistakes (those ``AdditionTask(corrections=...)``
+    writes)."""
+    from ..task import _mistaken_step
+
+    fields = _steps_of(task.solution(problem)[0])[:steps]
+    if plant is not None:
+        left, total = fields[-1].split("=")
+        x, y, c = (int(v) for v in left.split("+"))
+        fields[-1] = _mistaken_step(x, y, c, int(total), plant)
+    return "".join(f + ";" for f in fields)
+
+
+def sampled_prefix(problem: Problem, completion: str, steps: int, digits: int) -> str | None:
+    """The first ``steps`` steps of a sampled completion, as written, if each of them is locally right."""
+    verdicts = check_steps(problem, completion, digits)[:steps]
+    if not all(v is True for v in verdicts):
+        return None
+    end, fields = 0, completion.replace(",", ";").split(";")
+    for field in fields[:steps]:
+        end += len(field) + 1
+    return completion[:end]
+
+
+def next_step_right(model, tokenizer, task, items, seed: int = 0, temperature: float = 1.0) -> list[bool]:
+    """For each ``(problem, prefix)``: is the step the model writes after ``prefix`` locally right?
+
+    Prompts are batched by length (sampling needs equal-length prompts); one step and its separator are
+    sampled.
+    """
+    import torch
+
+    from ..encoding import decode_completions, encode_prompts
+    from ..sampling import sample
+
+    out = [False] * len(items)
+    by_length: dict[int, list[int]] = {}
+    for i, (problem, prefix) in enumerate(items):
+        by_length.setdefault(len(problem.prompt + prefix), []).append(i)
+    generator = torch.Generator().manual_seed(seed)
+    for length in sorted(by_length):
+        index = by_length[length]
+        texts = [items[i][0].prompt + items[i][1] for i in index]
+        rollout = sample(model, encode_prompts(tokenizer, texts), 14, tokenizer, temperature, generator)
+        for i, continuation in zip(index, decode_completions(tokenizer, rollout.completion_ids,
+                                                              rollout.completion_mask)):  # fmt: skip
+            problem, prefix = items[i]
+            column = len(_steps_of(prefix)) - 1  # the step after the prefix
+            out[i] = check_steps(problem, prefix + continuation, task.digits)[column] is True
+    return out
+
+
+def next_step_accuracy(student, teacher, tokenizer, task, n: int = 512, seed: int = 0) -> NextStep:
+    """Next-step accuracy of ``student`` after each kind of prefix (``PREFIX_KINDS``) on held-out problems.
+
+    Each problem gets a prefix of ``k`` steps, ``k`` cycling through 1 .. digits-1. reference and planted use
+    every problem (the same problems, so difficulty cancels); teacher and own use the problems where *both*
+    sampled prefixes are right, so they too compare like with like. Sampling is at T=1, as the races evaluate.
+    """
+    import torch
+
+    from ..encoding import decode_completions, encode_prompts
+    from ..sampling import sample
+
+    if task.digits < 2:
+        raise ValueError("a next step needs at least 2 digits (a step to write after a prefix)")
+    problems = task.problems(n, "held_out", seed=seed)
+    steps = [1 + i % (task.digits - 1) for i in range(n)]
+    plant = random.Random(f"plant-{seed}")
+    written = {}
+    for name, model in (("teacher", teacher), ("own", student)):
+        rollout = sample(
+            model,
+            encode_prompts(tokenizer, [p.prompt for p in problems]),
+            task.max_completion_length,
+            tokenizer,
+            1.0,
+            torch.Generator().manual_seed(seed + 1),
+        )
+        texts = decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)
+        written[name] = [sampled_prefix(p, t, k, task.digits) for p, t, k in zip(problems, texts, steps)]
+    both = [i for i in range(n) if written["teacher"][i] is not None and written["own"][i] is not None]
+    items = {
+        "reference": [(p, reference_prefix(task, p, k)) for p, k in zip(problems, steps)],
+        "planted": [(p, reference_prefix(task, p, k, plant)) for p, k in zip(problems, steps)],
+        "teacher": [(problems[i], written["teacher"][i]) for i in both],
+        "own": [(problems[i], written["own"][i]) for i in both],
+    }
+    right, total = {}, {}
+    for kind in PREFIX_KINDS:
+        verdicts = next_step_right(student, tokenizer, task, items[kind], seed=seed + 2)
+        right[kind], total[kind] = sum(verdicts), len(verdicts)
+    return NextStep(right, total)
