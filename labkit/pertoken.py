@@ -159,3 +159,77 @@ def token_figure(
         title if title is not None else f"{scores.prompt} — {quantity} per token", fontsize=10, loc="left"
     )
     return ax
+
+
+# -- one sample, four methods ------------------------------------------------------------------------------
+
+SIGNALS = {
+    "sft": "SFT: the teacher's own sample for this prompt; every token a label of weight 1",
+    "rl": "RL: the student's sample; one group-normalised reward, copied onto every token",
+    "opd": "OPD: the student's sample; per token -(log p_s - log p_t), the teacher as a process reward",
+    "opd-exact": "opd-exact: the student's sample; per position -KL(p_s || p_t) over the whole vocabulary",
+}
+
+
+def _with_values(scores: TokenScores, values: list[float]) -> TokenScores:
+    """A copy of ``scores`` whose ``advantage`` row shows ``values`` (how a method weighs each token)."""
+    return TokenScores(
+        scores.prompt, scores.tokens, scores.student_logprob, scores.teacher_logprob, list(values),
+        scores.reverse_kl, scores.teacher_top,
+    )  # fmt: skip
+
+
+@torch.no_grad()
+def method_signals(student, teacher, tokenizer, task, group_size: int = 4, seed: int = 0, tries: int = 64):
+    """``{method: TokenScores}``: what each method learns from on one prompt, on the same student sample.
+
+    Draws prompts until a group of ``group_size`` student samples has reward variance (so RL's advantage is
+    not 0), takes the group's first failing sample, and scores it the way each method does (``SIGNALS``). The
+    ``advantage`` row of each entry holds that method's per-token weight. Raises if ``tries`` prompts all give
+    a silent group (a student that always or never succeeds).
+    """
+    from .encoding import decode_completions, encode_prompts
+    from .objectives import grpo_advantages
+    from .sampling import sample
+
+    generator = torch.Generator().manual_seed(seed)
+    for problem in task.problems(tries, "held_out", seed=seed):
+        prompt_ids = encode_prompts(tokenizer, [problem.prompt] * group_size)
+        rollout = sample(student, prompt_ids, task.max_completion_length, tokenizer, 1.0, generator)
+        texts = decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)
+        rewards = torch.tensor([[task.reward(problem, t) for t in texts]])
+        if rewards.std() > 0:
+            break
+    else:
+        raise ValueError(f"no prompt out of {tries} gave a group with reward variance; try another seed")
+    pick = int((rewards[0] == 0).nonzero()[0])
+    advantage = float(grpo_advantages(rewards)[0, pick])
+    mine = score_tokens(
+        student, teacher, tokenizer, rollout.sequences[pick : pick + 1], rollout.prompt_length,
+        rollout.completion_mask[pick : pick + 1],
+    )[0]  # fmt: skip
+    written = sample(teacher, prompt_ids[:1], task.max_completion_length, tokenizer, 1.0, generator)
+    theirs = score_tokens(
+        student, teacher, tokenizer, written.sequences, written.prompt_length, written.completion_mask
+    )[0]
+    return {
+        "sft": _with_values(theirs, [1.0] * len(theirs.tokens)),
+        "rl": _with_values(mine, [advantage] * len(mine.tokens)),
+        "opd": mine,
+        "opd-exact": _with_values(mine, [-v for v in mine.reverse_kl]),
+    }
+
+
+def signals_figure(signals: dict, scale: float = 2.0):
+    """One row per method (``method_signals``): the tokens it trains on, coloured by the weight it gives each
+    (green pushed up, red pushed down, the number under each token)."""
+    import matplotlib.pyplot as plt
+
+    width = max(len(s.tokens) for s in signals.values())
+    fig, axes = plt.subplots(len(signals), 1, figsize=(max(8.0, 0.55 * width), 1.25 * len(signals)))
+    for ax, (method, scores) in zip(axes, signals.items()):
+        token_figure(ax, scores, "advantage", scale=scale, title=SIGNALS.get(method, method))
+        ax.set_xlim(0, width)
+    fig.suptitle(f"{next(iter(signals.values())).prompt}  — one prompt, four signals", x=0.01, ha="left")
+    fig.tight_layout()
+    return fig

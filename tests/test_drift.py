@@ -81,3 +81,34 @@ def test_facts_and_mixed_tasks_share_prompt_lengths_and_verify():
     rng = random.Random(0)
     assert all(mixed.reward(p, mixed.solution(p, rng)[0]) == 1.0 for p in problems)
     assert len({f.key for f in facts.table}) == 32 and facts.table == FactsTask(n_facts=32, digits=3).table
+
+
+def test_a_planted_mistake_breaks_only_the_last_step_of_the_prefix():
+    import random
+
+    from labkit.studies.drift import reference_prefix, sampled_prefix
+    from labkit.task import AdditionTask, check_steps
+
+    task = AdditionTask(digits=4)
+    for problem in task.problems(50, "held_out", seed=3):
+        clean = reference_prefix(task, problem, 3)
+        planted = reference_prefix(task, problem, 3, random.Random(problem.a))
+        assert check_steps(problem, clean, 4)[:3] == [True, True, True]
+        assert check_steps(problem, planted, 4)[:3] == [True, True, False]
+        assert clean.count(";") == planted.count(";") == 3
+        # a sampled prefix is kept, as written, only while every step is right
+        assert sampled_prefix(problem, clean + "9+9+9=1;", 2, 4) == ";".join(clean.split(";")[:2]) + ";"
+        assert sampled_prefix(problem, planted + "1;", 3, 4) is None
+
+
+def test_next_step_accuracy_separates_a_skilled_model_from_an_untrained_one(shipped, tiny_student):
+    from labkit.studies.drift import PREFIX_KINDS, next_step_accuracy
+
+    task, teacher, tokenizer = shipped["task"], shipped["teacher"], shipped["tokenizer"]
+    skilled = next_step_accuracy(teacher, teacher, tokenizer, task, n=48, seed=5)
+    untrained = next_step_accuracy(tiny_student, teacher, tokenizer, task, n=48, seed=5)
+    assert skilled.total["reference"] == skilled.total["planted"] == 48
+    assert skilled.rate("reference") > 0.9 and skilled.rate("planted") > 0.8
+    assert max(untrained.rate(k) for k in ("reference", "planted")) < 0.2
+    assert untrained.total["own"] == untrained.total["teacher"] <= 48
+    assert set(skilled.right) == set(PREFIX_KINDS)
