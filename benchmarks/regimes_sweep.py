@@ -19,7 +19,7 @@ evaluation (80 along at most 2,000 steps, on the "build" held-out set, which the
 reach the shipped student's accuracy on that set, so every race starts from about the same success rate.
 Models are built into --work (reused if present). Writes benchmarks/results/regimes_sweep.json: per regime the
 teacher's accuracy and per-token entropy, the start accuracy, the race's summary and cost ratios under every
-accounting (labkit.studies.costs), and benchmarks/results/regimes_sweep.md, the table the README shows.
+accounting (labkit.studies.costs), and benchmarks/results/regimes_sweep.md, the table docs/results.md shows.
 Notebook 08 reads it.
 """
 
@@ -236,8 +236,8 @@ PROTOCOL = (
 
 
 def format_sweep(results: dict) -> str:
-    """The README's table: per regime and accounting, each racer's cost over OPD's at the level the
-    pair reached; each regime names the protocol it was measured under."""
+    """The map table (docs/results.md): per regime and accounting, each racer's cost over OPD's at the level
+    the pair reached; each regime names the protocol it was measured under."""
     names = sorted(results["regimes"], key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
     present = {m for entry in results["regimes"].values() for m in entry["summary"]["methods"]}
     racers = [m for m in RACERS if m in present and m != "opd"]

@@ -5,7 +5,7 @@
 `--reprice` recomputes only the ratios and the table from the committed JSON. Every racer runs with the
 settings benchmarks/tuning.py chose (labkit.studies.compare.METHOD_SETTINGS),
 5 seeds, 1,000 held-out problems per evaluation (sampled and greedy), 14 evaluations spaced in
-log-FLOPs. Every number comes from this run (seeded); the README quotes benchmarks/results/table.md.
+log-FLOPs. Every number comes from this run (seeded); docs/results.md quotes benchmarks/results/table.md.
 """
 
 import argparse
