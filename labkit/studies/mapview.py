@@ -1,0 +1,135 @@
+"""Reading many races at once: the map of notebook 08 and docs/results.md.
+
+A *setting* is a name and its ratio rows (``compare.ratio_rows``: each racer's cost to reach a level over
+OPD's, under one accounting, with a bootstrap interval). These helpers turn a dict ``{setting: rows}``
+into the one summary figure (every ratio with its interval, log scale, a line at 1), a table of verdicts,
+and the numbers the notebook records.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import plots
+from .costs import ACCOUNTINGS, verdict
+
+SUMMARY_ACCOUNTINGS = ("flops", "student_flops", "post_sft_data_free")
+"""the three accountings the summary figure shows: every FLOP, the teacher free, and the post's own 9x"""
+
+
+def by_accounting(rows: list[dict]) -> dict[str, dict[str, float | None]]:
+    """``{accounting: {method: ratio}}`` from ratio rows."""
+    return {a: {r["method"]: r["ratio"] for r in rows if r["accounting"] == a} for a in ACCOUNTINGS}
+
+
+def flops_per_episode(summary: dict) -> dict[str, float]:
+    """Mean FLOPs (teacher + student) per episode of each racer, from the ledger at the end of its runs."""
+    return {
+        m: float(np.mean([c["flops"][-1] / c["episodes"][-1] for c in e["curves"]]))
+        for m, e in summary["methods"].items()
+    }
+
+
+def call(row: dict) -> str:
+    """Who is cheaper, in words, only where the evidence says so: the interval where there is one; for rows
+    priced without per-problem outcomes (the first protocol), only where every pair of seeds agrees."""
+    method = row["method"]
+    if row["ratio"] is None:
+        return "not priced (no common gain)"
+    if row.get("ci") is not None:
+        return verdict(row, method, row.get("baseline", "opd"))
+    low, high = row["range"]
+    if low > 1:
+        return "opd cheaper in every seed pair"
+    return f"{method} cheaper in every seed pair" if high < 1 else "seed pairs disagree"
+
+
+def verdict_table(settings: dict[str, list[dict]], methods=("sft", "rl")) -> str:
+    """A markdown table: per setting and accounting, the verdict for each of ``methods`` against OPD."""
+    head = " | ".join(f"{m} vs OPD" for m in methods)
+    lines = [f"| setting | accounting | {head} |", "|---" * (2 + len(methods)) + "|"]
+    for label, rows in settings.items():
+        for accounting in ACCOUNTINGS:
+            cells = {r["method"]: call(r) for r in rows if r["accounting"] == accounting}
+            lines.append(
+                f"| {label} | {accounting} | " + " | ".join(cells.get(m, "–") for m in methods) + " |"
+            )
+    return "\n".join(lines)
+
+
+def intervals_apart(a: dict, b: dict) -> bool:
+    """Whether two priced rows' intervals (or seed ranges) do not overlap."""
+    (a_low, a_high), (b_low, b_high) = a.get("ci") or a["range"], b.get("ci") or b["range"]
+    return a_low > b_high or b_low > a_high
+
+
+def ratio_figure(
+    settings: dict[str, list[dict]],
+    methods=("sft", "sft-reference", "rl", "opd-exact", "gkd"),
+    accountings=SUMMARY_ACCOUNTINGS,
+):
+    """The map in one figure: one panel per accounting, one row per setting, each racer's cost over OPD's as a
+    dot with its 95% interval, on a log axis with a line at 1 (left of it: the racer is cheaper than OPD)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    names = list(settings)
+    fig, axes = plt.subplots(
+        1, len(accountings), figsize=(4.2 * len(accountings), 0.55 * len(names) + 1.6), sharey=True
+    )
+    offsets = np.linspace(-0.3, 0.3, len(methods))
+    for ax, accounting in zip(np.atleast_1d(axes), accountings):
+        labelled, span = set(), (0.1, 10.0)  # at least a decade either side of 1
+        for k, method in enumerate(methods):
+            for y, name in enumerate(names):
+                row = next(
+                    (r for r in settings[name] if r["method"] == method and r["accounting"] == accounting),
+                    None,
+                )
+                if row is None or row["ratio"] is None:
+                    continue
+                low, high = row.get("ci") or row.get("range") or (row["ratio"], row["ratio"])
+                low, high = max(low, 1e-3), min(high, 1e3)  # an open interval (0 or inf) drawn to the edge
+                ax.plot([low, high], [y + offsets[k]] * 2, color=plots.METHOD_COLORS.get(method), lw=1.5)
+                ax.plot(row["ratio"], y + offsets[k], "o", color=plots.METHOD_COLORS.get(method), ms=4,
+                        label=None if method in labelled else method)  # fmt: skip
+                labelled.add(method)
+                span = (min(span[0], low), max(span[1], high))
+        ax.axvline(1.0, color="black", lw=0.8)
+        ax.set_xlim(span[0] / 1.3, span[1] * 1.3)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set(xscale="log", title=accounting, xlabel="cost / OPD's cost  (< 1: cheaper than OPD)")
+        ax.grid(axis="x", alpha=0.3)
+    first = np.atleast_1d(axes)[0]
+    first.set_yticks(range(len(names)), names)
+    first.invert_yaxis()
+    handles, labels = first.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(methods), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+def tuning_figure(tuning: dict):
+    """The tuning grid of every racer (``benchmarks/results/tuning.json``): score against learning rate, one
+    line per prompts-per-step, the chosen setting starred."""
+    import matplotlib.pyplot as plt
+
+    racers = list(tuning["methods"])
+    fig, axes = plt.subplots(1, len(racers), figsize=(2.3 * len(racers), 2.6), sharey=True)
+    for ax, racer in zip(axes, racers):
+        entry = tuning["methods"][racer]
+        for batch_size in sorted({t["settings"]["batch_size"] for t in entry["tried"]}):
+            tried = sorted(
+                (t["settings"]["learning_rate"], t["score"])
+                for t in entry["tried"]
+                if t["settings"]["batch_size"] == batch_size
+            )
+            ax.plot(*zip(*tried), "o--" if batch_size < 16 else "s-", label=f"{batch_size} prompts/step")
+        chosen = entry["chosen"]
+        best = next(t["score"] for t in entry["tried"] if t["settings"] == chosen)
+        ax.plot(chosen["learning_rate"], best, "*", color="black", markersize=12)
+        ax.set(xscale="log", title=racer, xlabel="learning rate")
+    axes[0].set_ylabel("tuning score")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
