@@ -1,0 +1,36 @@
+"""The map's helpers read ratio rows faithfully: a verdict only where the evidence says so."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+
+def _row(method, accounting, ratio, ci=None, rng=None):
+    row = {"method": method, "baseline": "opd", "accounting": accounting, "ratio": ratio, "ci": ci}
+    return row | ({"range": rng} if rng else {"reached": 0.5})
+
+
+SETTINGS = {
+    "a": [_row("sft", "flops", 0.5, [0.3, 0.7]), _row("rl", "flops", 2.0, [0.8, 3.0])],
+    "b": [_row("sft", "flops", 0.9, rng=[1.1, 1.4]), _row("rl", "student_flops", 4.0, [2.0, 9.0])],
+}
+
+
+def test_verdicts_say_cheaper_only_where_the_interval_or_every_seed_pair_agrees():
+    from labkit.studies.mapview import verdict_table
+
+    table = verdict_table(SETTINGS)
+    assert "| a | flops | sft cheaper | no clear difference |" in table
+    assert "| b | flops | opd cheaper in every seed pair | – |" in table
+    assert "| b | student_flops | – | opd cheaper |" in table
+
+
+def test_the_summary_figure_draws_every_ratio_at_its_value():
+    from labkit.studies.mapview import by_accounting, ratio_figure
+
+    fig = ratio_figure(SETTINGS, methods=("sft", "rl"), accountings=("flops", "student_flops"))
+    flops, student = fig.axes[:2]
+    dots = sorted(x for line in flops.lines if line.get_marker() == "o" for x in line.get_xdata())
+    assert dots == [0.5, 0.9, 2.0]
+    assert [x for line in student.lines if line.get_marker() == "o" for x in line.get_xdata()] == [4.0]
+    assert by_accounting(SETTINGS["a"])["flops"] == {"sft": 0.5, "rl": 2.0}
