@@ -38,6 +38,7 @@ from labkit.objectives import entropy, masked_mean
 from labkit.sampling import sample, token_logprobs
 from labkit.studies.compare import RACERS, CompareConfig, run_comparison, summarize
 from labkit.studies.costs import ACCOUNTINGS, describe, pair_ratio
+from labkit.studies.mapview import in_map_order
 from labkit.tokenizer import build_tokenizer
 from labkit.tools.build import STUDENT_RECIPE, TEACHER_RECIPE, final_report
 from labkit.tools.checkpoint import write_json_atomic, write_text_atomic
@@ -45,15 +46,6 @@ from labkit.train import EVAL_SEED, train
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-ORDER = (
-    "shipped",
-    "same-size-teacher",
-    "no-style-entropy",
-    "small-student",
-    "long-chains",
-    "corrections",
-    "stronger-start",
-)
 STRONGER_START = 0.5
 SMALL_STUDENT = ModelSize(n_layer=1, d_model=48, n_head=4, d_mlp=144)
 
@@ -238,7 +230,7 @@ PROTOCOL = (
 def format_sweep(results: dict) -> str:
     """The map table (docs/results.md): per regime and accounting, each racer's cost over OPD's at the level
     the pair reached; each regime names the protocol it was measured under."""
-    names = sorted(results["regimes"], key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+    names = in_map_order(results["regimes"])
     present = {m for entry in results["regimes"].values() for m in entry["summary"]["methods"]}
     racers = [m for m in RACERS if m in present and m != "opd"]
     used = sorted({results["regimes"][n]["protocol"] for n in names})

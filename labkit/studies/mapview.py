@@ -13,8 +13,24 @@ import numpy as np
 from .. import plots
 from .costs import ACCOUNTINGS, verdict
 
+REGIMES = (
+    "shipped",
+    "same-size-teacher",
+    "no-style-entropy",
+    "small-student",
+    "long-chains",
+    "corrections",
+    "stronger-start",
+)
+"""the map's regimes in reading order (``benchmarks/regimes_sweep.py`` builds and races them)"""
+
 SUMMARY_ACCOUNTINGS = ("flops", "student_flops", "post_sft_data_free")
 """the three accountings the summary figure shows: every FLOP, the teacher free, and the post's own 9x"""
+
+
+def in_map_order(names) -> list[str]:
+    """``names`` in ``REGIMES`` order, any others after."""
+    return sorted(names, key=lambda n: REGIMES.index(n) if n in REGIMES else len(REGIMES))
 
 
 def by_accounting(rows: list[dict]) -> dict[str, dict[str, float | None]]:
