@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.labkit-installed
 PORT ?= 8888
 
-.PHONY: lab test test-fast lint run data clean
+.PHONY: lab test test-fast lint run notebooks data clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: $(STAMP)
 ## make run: execute every notebook at full settings into outputs/ (a rendered copy of the lab)
 run: $(STAMP)
 	$(BIN)/python -m labkit.tools.run_notebooks --out outputs
+
+## make notebooks: execute every notebook at full settings and save it with its outputs (what is committed; ~1 h)
+notebooks: $(STAMP)
+	$(BIN)/python -m labkit.tools.run_notebooks --in-place
 
 ## make data: rebuild data/teacher and data/student from scratch (about 17 minutes on 2 cores)
 data: $(STAMP)

@@ -1,9 +1,11 @@
 """Execute the lab's notebooks headlessly with papermill, on this interpreter's kernel.
 
     python -m labkit.tools.run_notebooks --out outputs [--quick] [NOTEBOOK ...]
+    python -m labkit.tools.run_notebooks --in-place [NOTEBOOK ...]
 
-Used by ``make run`` (full settings, rendered copies in outputs/) and by the
-test suite (``quick=True``), which reads back what each notebook recorded with
+Used by ``make run`` (full settings, rendered copies in outputs/), by ``make notebooks`` (full settings,
+written back into notebooks/ so the committed notebooks show their figures on GitHub and Colab without
+running) and by the test suite (``quick=True``), which reads back what each notebook recorded with
 :func:`labkit.tools.notebook.record`.
 """
 
@@ -24,6 +26,10 @@ DATA = Path(__file__).resolve().parents[2] / "data"
 # No hub here: notebook 07 runs its real-model code path on the shipped HF-format folders (absolute paths).
 OFFLINE_PARAMETERS = {
     "07_scale_up.ipynb": {"student_model": str(DATA / "student"), "teacher_model": str(DATA / "teacher")}
+}
+# The same, relative to notebooks/ (the notebooks' working directory), for copies that are committed.
+COMMITTED_PARAMETERS = {
+    "07_scale_up.ipynb": {"student_model": "../data/student", "teacher_model": "../data/teacher"}
 }
 
 
@@ -76,6 +82,31 @@ def execute(
     return read_results(out)
 
 
+def code_hash(nb: dict) -> str:
+    """A fingerprint of a notebook's code cells: a committed notebook whose code changed after it was executed
+    no longer matches the one recorded when it ran."""
+    import hashlib
+
+    code = [source for c in nb["cells"] if c["cell_type"] == "code" for source in (*c["source"], "\x00")]
+    return hashlib.sha256("".join(code).encode()).hexdigest()
+
+
+def strip_for_commit(path: str | Path) -> None:
+    """Drop what a committed notebook should not carry: saved widget state (megabytes of JSON that GitHub
+    cannot render; every widget cell also leaves a static figure or text) and per-cell timing metadata."""
+    path = Path(path)
+    nb = json.loads(path.read_text())
+    nb["metadata"].pop("widgets", None)
+    nb["metadata"]["labkit"] = {"code_sha256": code_hash(nb)}
+    for cell in nb["cells"]:
+        cell["metadata"].pop("execution", None)
+        papermill = cell["metadata"].get("papermill")
+        if papermill is not None:
+            for key in ("start_time", "end_time", "duration"):
+                papermill.pop(key, None)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
 def read_results(executed: str | Path) -> dict:
     """The results an executed notebook recorded under the labkit mimetype."""
     nb = json.loads(Path(executed).read_text())
@@ -94,20 +125,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="outputs", help="folder for the executed copies")
     p.add_argument("--quick", action="store_true", help="small settings, as the tests use")
     p.add_argument(
+        "--in-place",
+        action="store_true",
+        help="write each executed notebook back over itself",
+    )
+    p.add_argument(
         "--hub", action="store_true", help="let notebook 07 download its default hub models (needs network)"
     )
     args = p.parse_args(argv)
     paths = [Path(n) for n in args.notebooks] or sorted(NOTEBOOK_DIR.glob("*.ipynb"))
     failed = 0
+    if args.in_place and args.quick:
+        p.error("--in-place writes the committed notebooks, which carry full-setting outputs: drop --quick")
     for path in paths:
-        out = Path(args.out) / path.name
+        # in place: run into a scratch copy and replace the notebook only when every cell ran
+        out = path.with_suffix(".running.ipynb") if args.in_place else Path(args.out) / path.name
         try:
-            extra = {} if args.hub else OFFLINE_PARAMETERS.get(path.name, {})
-            results = execute(path, out, {"quick": args.quick, **extra})
-            print(f"{path.name}: ok -> {out}  {json.dumps(results)[:200]}")
+            offline = COMMITTED_PARAMETERS if args.in_place else OFFLINE_PARAMETERS
+            extra = {} if args.hub else offline.get(path.name, {})
+            results = execute(path, out, {"quick": args.quick, **extra}, timeout=3600)
+            if args.in_place:
+                strip_for_commit(out)
+                os.replace(out, path)
+            print(f"{path.name}: ok -> {path if args.in_place else out}  {json.dumps(results)[:200]}")
         except Exception as exc:  # keep going: one broken notebook should not hide the others
             failed += 1
-            print(f"{path.name}: FAILED\n{exc}", file=sys.stderr)
+            if args.in_place:
+                out.unlink(missing_ok=True)
+            print(f"{path.name}: FAILED (the notebook itself is unchanged)\n{exc}", file=sys.stderr)
     return 1 if failed else 0
 
 
