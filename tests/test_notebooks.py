@@ -47,6 +47,8 @@ def check_04(r):
     assert r["failed_samples"] > 0
     assert r["prm_hit_rate"] > 0.4  # the teacher's worst token usually sits in the first wrong step
     assert r["prm_hit_rate"] > 1.5 * r["prm_chance_rate"]  # far more often than a token picked at random
+    start, end = r["advantage_by_class"]["sum"]
+    assert start < end <= 0  # the teacher objects less to the student's arithmetic as it learns
 
 
 def check_05(r):
@@ -56,6 +58,11 @@ def check_05(r):
     for method, accuracy in r["final_accuracy"].items():
         assert r["start_accuracy"] < accuracy <= 1, method  # every method improves on the shared start
     assert all(0 < x < 1 for x in r["unlikely_rate"].values())  # some rollouts leave the teacher's support
+    # recovery from a planted mistake: every student measured after every kind of prefix
+    assert set(r["next_step"]) == {"start", *r["curves_per_method"]}
+    assert all(0 <= v <= 1 for rates in r["next_step"].values() for v in rates.values())
+    trained = [r["next_step"][m]["reference"] for m in r["curves_per_method"]]
+    assert sum(trained) / len(trained) > r["next_step"]["start"]["reference"]  # training teaches the step
 
 
 def check_00(r):
