@@ -34,3 +34,18 @@ def test_the_summary_figure_draws_every_ratio_at_its_value():
     assert dots == [0.5, 0.9, 2.0]
     assert [x for line in student.lines if line.get_marker() == "o" for x in line.get_xdata()] == [4.0]
     assert by_accounting(SETTINGS["a"])["flops"] == {"sft": 0.5, "rl": 2.0}
+
+
+def test_the_break_even_arithmetic_is_the_measured_flops_ratio():
+    """edge / price is RL's FLOPs over OPD's: the ledger's price of an episode and the episodes saved account
+    for the whole FLOPs ratio (checked on the committed headline)."""
+    import json
+    from pathlib import Path
+
+    from labkit.studies.mapview import break_even
+
+    results = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "side_by_side.json"
+    point = break_even(json.loads(results.read_text()))
+    assert point["price"] > 2  # a teacher ~10x the student scores every OPD token
+    assert abs(point["edge"] / point["price"] / point["flops"] - 1) < 0.05
+    assert point["edge_ci"][0] < point["edge"] < point["edge_ci"][1]

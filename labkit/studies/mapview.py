@@ -149,3 +149,53 @@ def tuning_figure(tuning: dict):
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def break_even(summary: dict) -> dict:
+    """OPD against RL in one line of arithmetic, from one race's summary.
+
+    ``price``: what an OPD episode costs in FLOPs over what an RL episode costs (the ledger: a student sample,
+    a teacher pass over it and an update, against a sample and an update). ``edge``: how many more episodes RL
+    needs than OPD to reach the pair's level (RL / OPD episodes, with its interval) — what the dense signal
+    buys. OPD is cheaper in FLOPs exactly when ``edge > price``; ``flops`` is the measured RL / OPD FLOPs
+    ratio, which is ``edge / price`` up to how the per-episode cost drifts over a run.
+    """
+    from .costs import pair_ratio
+
+    per_episode = flops_per_episode(summary)
+    episodes = pair_ratio(summary, "episodes", "rl")
+    flops = pair_ratio(summary, "flops", "rl")
+    return {
+        "price": per_episode["opd"] / per_episode["rl"],
+        "edge": episodes["ratio"],
+        "edge_ci": episodes["ci"],
+        "flops": flops["ratio"],
+        "flops_ci": flops["ci"],
+    }
+
+
+def break_even_figure(points: dict[str, dict]):
+    """Each regime's OPD edge per episode against the price of its episode (``break_even``), log-log, with the
+    line where they cancel: above it OPD reaches the level for fewer FLOPs than RL, below it for more."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.6))
+    values = [v for p in points.values() for v in (p["price"], *(p["edge_ci"] or [p["edge"]])) if v]
+    low, high = min(values + [0.5]) / 1.5, max(values + [5.0]) * 1.5
+    ax.plot([low, high], [low, high], color="black", lw=0.8)
+    ax.fill_between([low, high], [low, high], [high, high], color="#2ca02c", alpha=0.08)
+    ax.text(low * 1.1, high / 1.3, "OPD cheaper in FLOPs", color="#2ca02c", fontsize=8)
+    ax.text(high / 1.1, low * 1.1, "RL cheaper in FLOPs", color="#d62728", fontsize=8, ha="right")
+    for k, (name, p) in enumerate(points.items()):
+        if p["edge"] is None:
+            continue
+        lo, hi = p["edge_ci"] or (p["edge"], p["edge"])
+        ax.plot([p["price"]] * 2, [max(lo, low), min(hi, high)], color="#555555", lw=1)
+        ax.plot(p["price"], p["edge"], "o", color="#2ca02c")
+        ax.annotate(name, (p["price"], p["edge"]), xytext=(5, 10 * (k % 4) - 15), textcoords="offset points",
+                    fontsize=8, arrowprops={"arrowstyle": "-", "color": "#aaaaaa", "lw": 0.5})  # fmt: skip
+    ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high))
+    ax.set(xlabel="price: FLOPs per OPD episode / per RL episode", ylabel="edge: RL episodes / OPD episodes")
+    ax.set_title("break-even: does the dense signal pay for the teacher?", fontsize=10)
+    fig.tight_layout()
+    return fig
