@@ -20,23 +20,29 @@ Run it alone on the machine: it trains in worker processes on every core.
 """
 
 import argparse
+import copy
 import json
+import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from labkit.evaluate import task_of
-from labkit.models import load
-from labkit.studies.compare import CompareConfig
+from labkit.evaluate import evaluate, task_of
+from labkit.models import STUDENT_SIZE, ModelSize, count_parameters, load, save
+from labkit.studies.compare import CompareConfig, run_comparison, summarize
+from labkit.studies.costs import pair_ratio, seed_costs
 from labkit.studies.mapview import break_even, in_map_order
 from labkit.studies.tokenclass import CLASSES, advantage_tracker, class_profile
+from labkit.task import CORRECTION, AdditionTask, check_steps
 from labkit.tools.checkpoint import write_json_atomic
 from labkit.tools.workers import cores, run_jobs
 from labkit.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))  # the map's model builders (regimes_sweep.py)
 RESULTS = ROOT / "benchmarks" / "results"
 STYLE_REGIMES = {  # regime: (teacher, student)
     "style 0.5 (shipped)": (ROOT / "data" / "teacher", ROOT / "data" / "student"),
@@ -45,8 +51,10 @@ STYLE_REGIMES = {  # regime: (teacher, student)
         ROOT / "outputs" / "sweep" / "student-style0",
     ),
 }
+SWEEP = ROOT / "outputs" / "sweep"
 PROFILE_SEED = 4242  # held-out problems for the class profiles (none of the race's evaluation sets)
 TRACK_EVERY = 5
+SECTIONS = ("break_even", "style_mechanism", "sparse_reward", "rl_teacher", "teacher_size", "support")
 
 
 def break_even_section() -> dict:
@@ -132,13 +140,248 @@ def _binned(runs: list[dict], bins: int = 10) -> dict[str, list[float]]:
     return out
 
 
+# -- 1. sparse reward, for a student that can learn the task ------------------------------------------
+
+SPARSE_STARTS = (0.03, 0.10, 0.28)
+"""start accuracies (on the build set) of the sparse-reward students: a 6-digit student stopped early"""
+
+
+def _silent(comparison, racer: str) -> float | None:
+    """Mean fraction of GRPO groups with no reward variance, over every step of every seed of ``racer``."""
+    values = [
+        r["silent_groups"] for run in comparison.runs[racer] for r in run.history if "silent_groups" in r
+    ]
+    return float(np.mean(values)) if values else None
+
+
+def _priced(summary: dict, methods, accountings=("flops", "student_flops", "episodes")) -> list[dict]:
+    return [
+        {"method": m, "baseline": "opd", "accounting": a, **pair_ratio(summary, a, m)}
+        for m in methods
+        for a in accountings
+        if m in summary["methods"]
+    ]
+
+
+def sparse_reward_section(seeds: int, budget: float, work: Path, quick: bool) -> dict:
+    """Per start accuracy: the race (all racers, RL also at group size 16), the silent-group fraction, the
+    capacity control (SFT on reference solutions from the same start) and OPD's edge and price."""
+    from regimes_sweep import build_student, build_teacher
+
+    task = AdditionTask(digits=6, style=0.5)
+    teacher = work / f"teacher-digits{task.digits}"
+    if quick:  # a smoke test: the shipped teacher and task
+        task, teacher = task_of(ROOT / "data" / "teacher"), ROOT / "data" / "teacher"
+    built = {"teacher": {} if quick else build_teacher(task, teacher)}
+    points = []
+    for target in SPARSE_STARTS:
+        student = work / f"student-digits{task.digits}-start{target}{'-quick' if quick else ''}"
+        built[f"student-{target}"] = build_student(teacher, STUDENT_SIZE, target, student)
+        race = run_comparison(CompareConfig(seeds=seeds, budget=budget, snapshot_prompts=1), student, teacher)
+        wide = CompareConfig(seeds=seeds, budget=budget, methods=("rl",), group_size=16, snapshot_prompts=1)
+        race16 = run_comparison(wide, student, teacher)
+        summary, summary16 = summarize(race), summarize(race16)
+        capacity = CompareConfig(seeds=1, budget=4 * budget, methods=("sft-reference",), snapshot_prompts=1)
+        capacity_summary = summarize(run_comparison(capacity, student, teacher))
+        combined = {"methods": {**summary["methods"], "rl-g16": summary16["methods"]["rl"]}}
+        points.append(
+            {
+                "target": target,
+                "start_accuracy": summary["methods"]["opd"]["curves"][0]["accuracy"][0],
+                "capacity_accuracy": summary["methods"]["sft-reference"]["final_accuracy"],
+                "capacity_accuracy_4x_budget": capacity_summary["methods"]["sft-reference"]["final_accuracy"],
+                "silent_group_fraction": {
+                    "rl": _silent(race, "rl"),
+                    "rl-g16": _silent(race16, "rl"),
+                    "opd": _silent(race, "opd"),
+                },  # fmt: skip
+                "final_accuracy": {m: e["final_accuracy"] for m, e in combined["methods"].items()},
+                "ratios": _priced(combined, ("rl", "rl-g16", "sft", "sft-reference", "opd-exact", "gkd")),
+                "break_even": break_even(summary),
+                "summary": summary,
+                "summary_rl_g16": summary16,
+            }
+        )
+    return {"task": asdict(task), "seeds": seeds, "budget": budget, "built": built, "points": points}
+
+
+# -- 2. distil an RL-trained model back into its base -------------------------------------------------
+
+
+def rl_teacher_section(seeds: int, budget: float, work: Path, quick: bool) -> dict:
+    """RL from the shipped student (``seeds`` runs, 4x the race budget); seed 0's final model becomes the
+    teacher; OPD, opd-exact and SFT on its samples start again from the shipped student. Each is priced at 95%
+    of the teacher's accuracy, in steps, episodes and FLOPs, against what RL needed to get there."""
+    base = ROOT / "data" / "student"
+    rl_config = CompareConfig(seeds=seeds, budget=4 * budget, methods=("rl",), snapshot_prompts=1)
+    rl_race = run_comparison(rl_config, base, ROOT / "data" / "teacher")
+    teacher = work / "rl-teacher"
+    student, tokenizer = load(base)
+    student.load_state_dict(rl_race.students["rl"].state_dict())
+    save(student, tokenizer, teacher, extra={"task": asdict(task_of(base)), "role": "teacher (RL seed 0)"})
+    rl_summary = summarize(rl_race)
+    teacher_accuracy = rl_summary["methods"]["rl"]["curves"][0]["accuracy"][-1]
+    level = 0.95 * teacher_accuracy
+    config = CompareConfig(
+        seeds=seeds, budget=4 * budget, methods=("opd", "opd-exact", "sft"), snapshot_prompts=1
+    )
+    summary = summarize(run_comparison(config, base, teacher))
+    rows = {"rl": _costs_at(rl_summary["methods"]["rl"], "rl", level, rl_config)}
+    for method in config.methods:
+        rows[method] = _costs_at(summary["methods"][method], method, level, config)
+    return {
+        "teacher_accuracy": teacher_accuracy,
+        "level": level,
+        "rl_steps": rows["rl"]["steps"]["median"],
+        "methods": rows,
+        "rl_summary": rl_summary,
+        "summary": summary,
+    }
+
+
+def _costs_at(entry: dict, method: str, level: float, config: CompareConfig) -> dict:
+    """Median and 95% bootstrap interval over seeds of the steps, episodes and FLOPs to reach ``level``."""
+    per_step = config.run_settings(method)["batch_size"] * config.group_size
+    out = {}
+    for name, accounting in (("steps", "episodes"), ("episodes", "episodes"), ("flops", "flops")):
+        costs = seed_costs(entry, accounting, level, method)
+        if any(c is None for c in costs):
+            out[name] = {"median": None, "ci": None, "per_seed": costs}
+            continue
+        costs = np.array(costs) / (per_step if name == "steps" else 1)
+        rng = np.random.default_rng(0)
+        medians = np.median(rng.choice(costs, (1000, len(costs))), axis=1)
+        out[name] = {
+            "median": float(np.median(costs)),
+            "ci": [float(x) for x in np.percentile(medians, [2.5, 97.5])],
+            "per_seed": [float(c) for c in costs],
+        }
+    return out
+
+
+# -- 3. a teacher about 4x the student ----------------------------------------------------------------
+
+TEACHER_4X = ModelSize(n_layer=3, d_model=96, n_head=4, d_mlp=384)
+
+
+def teacher_size_section(seeds: int, budget: float, work: Path, quick: bool) -> dict:
+    """The shipped task and student, a teacher ~4x the student (the post's 32B -> 8B): every racer."""
+    from regimes_sweep import build_teacher
+
+    teacher = work / ("teacher-4x-quick" if quick else "teacher-4x")
+    built = build_teacher(task_of(ROOT / "data" / "teacher"), teacher, TEACHER_4X, 50 if quick else None)
+    summary = summarize(run_comparison(CompareConfig(seeds=seeds, budget=budget, snapshot_prompts=1),
+                                       ROOT / "data" / "student", teacher))  # fmt: skip
+    parameters = {
+        "teacher": count_parameters(load(teacher)[0]),
+        "student": count_parameters(load(ROOT / "data" / "student")[0]),
+    }
+    return {
+        "built": built,
+        "parameters": parameters,
+        "ratio": parameters["teacher"] / parameters["student"],
+        "ratios": summary["ratios"],
+        "break_even": break_even(summary),
+        "final_accuracy": {m: e["final_accuracy"] for m, e in summary["methods"].items()},
+        "summary": summary,
+    }
+
+
+# -- 5. support: what reverse KL cannot do ------------------------------------------------------------
+
+
+def correction_counts(problems, completions, digits: int) -> dict:
+    """Steps a completion corrected (a field holding the correction mark) and steps left wrong."""
+    corrected = left_wrong = 0
+    for problem, completion in zip(problems, completions):
+        fields = completion.replace(",", ";").split(";")[:-1]
+        corrected += sum(CORRECTION in f for f in fields)
+        left_wrong += sum(v is False for v in check_steps(problem, completion, digits))
+    return {
+        "corrected": corrected,
+        "left_wrong": left_wrong,
+        "rate": corrected / max(1, corrected + left_wrong),
+    }
+
+
+def _corrections_run(teacher_path: str, student_path: str, method: str, seed: int, budget: float, n: int):
+    torch.set_num_threads(1)
+    teacher, _ = load(teacher_path)
+    student, tokenizer = load(student_path)
+    task = task_of(student_path)
+    config = TrainConfig(
+        **{**CompareConfig().run_settings(method), "seed": seed, "steps": 1_000_000, "flop_budget": budget,
+           "eval_points": 1, "eval_n": 64, "eval_set": "tuning"},
+    )  # fmt: skip
+    train(config, student, tokenizer, task, teacher=teacher, progress=False)
+    return _corrections_of(evaluate(student, tokenizer, task, n=n, seed=PROFILE_SEED, temperature=1.0), task)
+
+
+def _corrections_of(result, task) -> dict:
+    """Accuracy and correction counts of an evaluation's samples."""
+    counts = correction_counts(result.problems, result.completions, task.digits)
+    return {"accuracy": result.accuracy, **counts}
+
+
+def support_section(seeds: int, budget: float, work: Path, quick: bool, n: int) -> dict:
+    """(a) After their own mistakes, do students trained from the correcting teacher write its correction
+    mark? (b) From a model that lost the skill entirely, can OPD bring it back, against SFT on the teacher's
+    samples and forward KL (GKD, beta 0) on them?"""
+    teacher, student = SWEEP / "teacher-corrections", SWEEP / "student-corrections"
+    if not (teacher / "config.json").exists():
+        raise SystemExit(f"{teacher} is missing: `python benchmarks/regimes_sweep.py --only corrections`")
+    jobs = [(str(teacher), str(student), m, seed, budget, n) for m in ("sft", "opd", "opd-exact")
+            for seed in range(seeds)]  # fmt: skip
+    outputs = iter(run_jobs(_corrections_run, jobs, cores()))
+    task = task_of(student)
+    corrections = {}
+    for name, path in (("teacher", teacher), ("start", student)):
+        model, tokenizer = load(path)
+        result = evaluate(model, tokenizer, task, n=n, seed=PROFILE_SEED, temperature=1.0)
+        corrections[name] = _corrections_of(result, task)
+    for method in ("sft", "opd", "opd-exact"):
+        runs = [next(outputs) for _ in range(seeds)]
+        corrections[method] = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+    return {"corrections": corrections, "lost_skill": _lost_skill(seeds, quick)}
+
+
+def _lost_skill(seeds: int, quick: bool) -> dict:
+    """The lab's teacher mid-trained on new facts alone (notebook 06: the skill falls to 0%), then trained
+    on the skill's prompts with its earlier self as teacher: OPD, SFT on the teacher's samples, forward KL."""
+    from labkit.studies.forgetting import FactsTask, MixedTask, measure, midtrain
+
+    original, tokenizer = load(ROOT / "data" / "teacher")
+    skill = task_of(ROOT / "data" / "teacher")
+    knowledge = FactsTask(n_facts=64 if quick else 256)
+    lost = copy.deepcopy(original)
+    midtrain(lost, tokenizer, MixedTask(skill, knowledge, 1.0), 60 if quick else 400, 0, 1e-3, False)
+    start = measure(lost, tokenizer, skill, knowledge, 256 if quick else 1000)
+    recipes = {
+        "opd": {"method": "opd"},
+        "sft": {"method": "sft"},
+        "forward-kl": {"method": "gkd", "beta": 0.0, "lmbda": 0.0},
+    }
+    out = {"start": start, "methods": {}}
+    for name, recipe in recipes.items():
+        finals = []
+        for seed in range(seeds):
+            model = copy.deepcopy(lost)
+            config = TrainConfig(**recipe, steps=40 if quick else 150, seed=seed, learning_rate=3e-4,
+                                 warmup_steps=5, batch_size=16, group_size=4, eval_n=32)  # fmt: skip
+            train(config, model, tokenizer, skill, teacher=original, progress=False)
+            finals.append(measure(model, tokenizer, skill, knowledge, 256 if quick else 1000, seed))
+        out["methods"][name] = {k: float(np.mean([f[k] for f in finals])) for k in finals[0]}
+    return out
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
-    p.add_argument("--only", nargs="*", choices=("break_even", "style_mechanism"))
+    p.add_argument("--only", nargs="*", choices=SECTIONS)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--budget", type=float, default=1e12)
     p.add_argument("--problems", type=int, default=1000, help="held-out samples per class profile")
     p.add_argument("--quick", action="store_true", help="tiny settings: a smoke test, not a result")
+    p.add_argument("--work", default=str(ROOT / "outputs" / "premises"), help="where built models go")
     p.add_argument(
         "--out", help="default: benchmarks/results/premises.json (--quick: outputs/premises-quick.json)"
     )
@@ -150,11 +393,20 @@ if __name__ == "__main__":
     )
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
-    sections = args.only or ("break_even", "style_mechanism")
-    if "break_even" in sections:
-        results["break_even"] = break_even_section()
-    if "style_mechanism" in sections:
-        results["style_mechanism"] = style_mechanism_section(args.seeds, args.budget, args.problems)
-        results["style_mechanism"]["quick"] = args.quick
+    work = Path(args.work)
+    for section in args.only or SECTIONS:
+        started = time.perf_counter()
+        if section == "break_even":
+            results[section] = break_even_section()
+        elif section == "style_mechanism":
+            results[section] = style_mechanism_section(args.seeds, args.budget, args.problems)
+        elif section == "support":
+            results[section] = support_section(args.seeds, args.budget, work, args.quick, args.problems)
+        else:
+            build = {"sparse_reward": sparse_reward_section, "rl_teacher": rl_teacher_section,
+                     "teacher_size": teacher_size_section}[section]  # fmt: skip
+            results[section] = build(args.seeds, args.budget, work, args.quick)
+        results[section] |= {"quick": args.quick, "seconds": round(time.perf_counter() - started, 1)}
+        write_json_atomic(out, results)  # section by section: an interrupted run keeps what finished
     write_json_atomic(out, results)
     print(json.dumps({k: v for k, v in results.items() if k != "style_mechanism"}, indent=1)[:3000])

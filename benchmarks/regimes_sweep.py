@@ -84,13 +84,16 @@ def teacher_entropy(path, n=256) -> float:
     return float(masked_mean(entropy(logits), rollout.completion_mask))
 
 
-def build_teacher(task, out: Path) -> dict:
+def build_teacher(task, out: Path, size: ModelSize = TEACHER_SIZE, steps: int | None = None) -> dict:
+    """A teacher of ``size`` trained on ``task`` by the shipped recipe (reused if ``out`` holds one);
+    ``steps`` shortens the recipe for smoke tests."""
     if (out / "labkit.json").exists():
         return json.loads((out / "labkit.json").read_text())
     tokenizer = build_tokenizer()
-    model = build_model(TEACHER_SIZE, tokenizer, seed=TEACHER_RECIPE.seed)
+    model = build_model(size, tokenizer, seed=TEACHER_RECIPE.seed)
     started = time.perf_counter()
-    train(replace(TEACHER_RECIPE, monitor_every=50), model, tokenizer, task, progress=True)
+    recipe = replace(TEACHER_RECIPE, monitor_every=50, steps=steps or TEACHER_RECIPE.steps)
+    train(recipe, model, tokenizer, task, progress=True)
     report = {
         "parameters": count_parameters(model),
         "train_seconds": round(time.perf_counter() - started, 1),
@@ -100,7 +103,7 @@ def build_teacher(task, out: Path) -> dict:
         model,
         tokenizer,
         out,
-        extra={"task": asdict(task), "role": "teacher", "size": asdict(TEACHER_SIZE), **report},
+        extra={"task": asdict(task), "role": "teacher", "size": asdict(size), **report},
     )
     return report
 

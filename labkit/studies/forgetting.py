@@ -141,7 +141,7 @@ class _Recall:
         return self.knowledge.reward(fact, completion)
 
 
-def _midtrain(model, tokenizer, task, steps: int, seed: int, learning_rate: float, progress: bool):
+def midtrain(model, tokenizer, task, steps: int, seed: int, learning_rate: float, progress: bool):
     """SFT on the task's reference solutions (new facts, skill data or a mix): mid-training, as
     the post calls it."""
     from ..train import TrainConfig, train
@@ -184,7 +184,7 @@ def forgetting_experiment(
     for label, fraction in (("mid-train, 100% knowledge", 1.0), (mix_label, knowledge_fraction)):
         mixed = copy.deepcopy(original)
         task = MixedTask(skill, knowledge, fraction)
-        histories[label] = _midtrain(mixed, tokenizer, task, midtrain_steps, seed, midtrain_lr, progress)
+        histories[label] = midtrain(mixed, tokenizer, task, midtrain_steps, seed, midtrain_lr, progress)
         rows.append({"stage": label, **measure(mixed, tokenizer, skill, knowledge, n_skill, seed)})
     config = TrainConfig(method=recovery_method, steps=distill_steps, seed=seed, learning_rate=distill_lr,
                          warmup_steps=5, batch_size=16, group_size=4, eval_n=32)  # fmt: skip
