@@ -66,3 +66,34 @@ def test_the_races_run_with_the_settings_the_tuning_protocol_chose():
         assert max(entry["tried"], key=lambda t: t["score"])["settings"] == entry["chosen"], racer
         assert len(entry["tried"]) >= 6, racer  # the whole grid, every racer alike
         assert {**entry["chosen"]}.items() <= headline["methods"][racer]["settings"].items(), racer
+
+
+def _premises():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("premises", ROOT / "benchmarks" / "premises.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_corrections_are_counted_against_mistakes_left_standing():
+    from labkit.task import Problem
+
+    premises = _premises()
+    p = Problem(357, 489, "357+489=")
+    counts = premises.correction_counts(
+        [p, p], ["7+9+0=15!7+9+0=16;5+8+1=14;3+4+1=8;846", "7+9+0=16;5+8+1=15;3+4+1=8;855"], 3
+    )
+    assert counts == {"corrected": 1, "left_wrong": 1, "rate": 0.5}
+
+
+def test_the_break_even_section_prices_every_regime_of_the_committed_map():
+    premises = _premises()
+    sweep = json.loads((RESULTS / "regimes_sweep.json").read_text())["regimes"]
+    section = premises.break_even_section()
+    assert set(section["points"]) == set(sweep)
+    for point in section["points"].values():
+        if point["edge"] is not None:
+            assert point["opd_cheaper_in_flops"] == (point["edge"] > point["price"])
