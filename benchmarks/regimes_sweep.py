@@ -272,6 +272,20 @@ def format_sweep(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def draw_figures(results: dict) -> None:
+    """The map's figures beside its table: map.png (each racer's cost over OPD's with its interval, per
+    regime and accounting) and break_even.png (OPD's price per episode against its edge per episode)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from labkit.studies.mapview import break_even, break_even_figure, ratio_figure
+
+    names = in_map_order(results["regimes"])
+    ratio_figure({n: results["regimes"][n]["ratios"] for n in names}).savefig(RESULTS / "map.png", dpi=110)
+    points = {n: break_even(results["regimes"][n]["summary"]) for n in names}
+    break_even_figure(points).savefig(RESULTS / "break_even.png", dpi=110)
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, default=5)
@@ -282,9 +296,14 @@ if __name__ == "__main__":
     p.add_argument(
         "--only", nargs="*", help="run only these regimes (the others keep their results in the JSON)"
     )
+    p.add_argument("--redraw", action="store_true", help="only rewrite the table and figures from the JSON")
     args = p.parse_args()
     out_path = RESULTS / "regimes_sweep.json"
     results = json.loads(out_path.read_text()) if out_path.exists() else {"regimes": {}}
+    if args.redraw:
+        write_text_atomic(RESULTS / "regimes_sweep.md", format_sweep(results))
+        draw_figures(results)
+        raise SystemExit(0)
     target = start_accuracy(ROOT / "data" / "student", "build")
     for name, (teacher, student, what, build) in regimes(Path(args.work), target).items():
         if args.only and name not in args.only:
@@ -313,6 +332,7 @@ if __name__ == "__main__":
         results.update({"budget": args.budget, "start_target": target})
         write_json_atomic(out_path, results)
         write_text_atomic(RESULTS / "regimes_sweep.md", format_sweep(results))
+        draw_figures(results)
         print(
             json.dumps(
                 {
