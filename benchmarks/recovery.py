@@ -4,9 +4,10 @@
 
 Every racer is trained as in the headline (tuned settings, 1e12 FLOPs; evaluations thinned, since only
 the final student is used), ``--seeds`` times. Each trained student, and the start, then writes the next
-step after four kinds of prefix on the same held-out problems (``drift.next_step_accuracy``): the
-reference steps, the same with the last step planted wrong, the teacher's own sampled steps and the
-student's own. Also: compounding on its own rollouts (step error rate after a first mistake over before
+step after four kinds of prefix on the same held-out problems (``drift.next_step_accuracy``): its own
+correct steps, the same with the last step planted wrong (carry kept), the teacher's correct steps and the
+task's reference steps; recovery = planted / own, with a 95% interval (seeds and problems resampled). Also:
+compounding on its own rollouts (step error rate after a first mistake over before
 it). Writes benchmarks/results/recovery.json and recovery.md (the table docs/results.md shows).
 """
 
@@ -28,44 +29,60 @@ PROBLEM_SEED = 77  # held-out problems of the measurement (fixed across students
 
 
 def measure(student, teacher, tokenizer, task, n: int) -> dict:
-    """Next-step accuracy by prefix kind and compounding on own rollouts, for one student."""
+    """Per-problem next-step outcomes by prefix kind, and compounding on own rollouts, for one student."""
     steps = next_step_accuracy(student, teacher, tokenizer, task, n=n, seed=PROBLEM_SEED)
     rollouts = evaluate(student, tokenizer, task, n=n, temperature=1.0, seed=PROBLEM_SEED)
     c = error_compounding(rollouts.problems, rollouts.completions, task.digits)
     return {
-        "next_step": {k: steps.rate(k) for k in PREFIX_KINDS},
-        "prefixes": dict(steps.total),
-        "recovery": steps.recovery,
+        "outcomes": {k: [int(x) for x in v] for k, v in steps.outcomes.items()},
         "clean_error_rate": c.clean_error_rate,
         "after_error_rate": c.after_error_rate,
-        "compounding_ratio": c.ratio,
         "accuracy": rollouts.accuracy,
     }
 
 
-def mean_of(rows: list[dict]) -> dict:
-    out = {}
-    for key in rows[0]:
-        if isinstance(rows[0][key], dict):
-            out[key] = mean_of([r[key] for r in rows])
-        elif all(isinstance(r[key], (int, float)) for r in rows):
-            out[key] = float(np.mean([r[key] for r in rows]))
-        else:
-            out[key] = None
-    return out
+def summarize_student(runs: list[dict], n_boot: int = 1000) -> dict:
+    """Rates pooled over seeds, recovery = planted / own as a ratio of pooled rates, and 95% intervals from
+    resampling seeds and, within each, problems."""
+    rng = np.random.default_rng(0)
+    rates = {k: float(np.mean([x for r in runs for x in r["outcomes"][k]])) for k in PREFIX_KINDS}
+    boot = []
+    for _ in range(n_boot):
+        picked = [runs[i] for i in rng.integers(0, len(runs), len(runs))]
+        pooled = {k: [] for k in ("own", "planted")}
+        for r in picked:
+            index = rng.integers(0, len(r["outcomes"]["own"]), len(r["outcomes"]["own"]))
+            for k in pooled:
+                pooled[k] += [r["outcomes"][k][i] for i in index]
+        own = np.mean(pooled["own"])
+        boot.append(np.mean(pooled["planted"]) / own if own > 0 else np.nan)
+    clean = float(np.mean([r["clean_error_rate"] for r in runs]))
+    after = float(np.mean([r["after_error_rate"] for r in runs]))
+    return {
+        "next_step": rates,
+        "problems": int(np.mean([len(r["outcomes"]["own"]) for r in runs])),
+        "recovery": rates["planted"] / rates["own"] if rates["own"] > 0 else None,
+        "recovery_ci": [float(x) for x in np.nanpercentile(boot, [2.5, 97.5])],
+        "clean_error_rate": clean,
+        "after_error_rate": after,
+        "compounding_ratio": after / clean if clean > 0 else None,
+        "accuracy": float(np.mean([r["accuracy"] for r in runs])),
+    }
 
 
 def table(results: dict) -> str:
     lines = [
-        "| student | reference | planted | recovery | teacher's prefix | own prefix | compounding |",
-        "|---|---|---|---|---|---|---|",
+        "| student | accuracy | problems | own prefix | planted | recovery (95%) | teacher's prefix "
+        "| reference | compounding |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results["students"].items():
-        s = r["next_step"]
+        s, (low, high) = r["next_step"], r["recovery_ci"]
         ratio = "–" if r["compounding_ratio"] is None else f"{r['compounding_ratio']:.1f}×"
+        recovery = "–" if r["recovery"] is None else f"{r['recovery']:.2f} ({low:.2f}–{high:.2f})"
         lines.append(
-            f"| {name} | {s['reference']:.1%} | {s['planted']:.1%} | {r['recovery']:.2f} "
-            f"| {s['teacher']:.1%} | {s['own']:.1%} | {ratio} |"
+            f"| {name} | {r['accuracy']:.1%} | {r['problems']} | {s['own']:.1%} | {s['planted']:.1%} "
+            f"| {recovery} | {s['teacher']:.1%} | {s['reference']:.1%} | {ratio} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -90,10 +107,9 @@ if __name__ == "__main__":
         "problems": args.problems,
         "budget": args.budget,
         "students": {
-            "start": measure(start, teacher, tokenizer, task, args.problems),
-            **{racer: mean_of(rows) for racer, rows in per_racer.items()},
+            "start": summarize_student([measure(start, teacher, tokenizer, task, args.problems)]),
+            **{racer: summarize_student(rows) for racer, rows in per_racer.items()},
         },
-        "per_seed": per_racer,
         "seconds": round(time.perf_counter() - started, 1),
     }
     write_json_atomic(RESULTS / "recovery.json", results)

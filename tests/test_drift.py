@@ -83,21 +83,26 @@ def test_facts_and_mixed_tasks_share_prompt_lengths_and_verify():
     assert len({f.key for f in facts.table}) == 32 and facts.table == FactsTask(n_facts=32, digits=3).table
 
 
-def test_a_planted_mistake_breaks_only_the_last_step_of_the_prefix():
+def test_a_planted_mistake_breaks_only_the_last_step_and_keeps_its_style_and_carry():
     import random
 
-    from labkit.studies.drift import reference_prefix, sampled_prefix
+    from labkit.studies.drift import plant_mistake, reference_prefix, sampled_prefix
     from labkit.task import AdditionTask, check_steps
 
-    task = AdditionTask(digits=4)
+    task = AdditionTask(digits=4, style=0.5)
+    rng = random.Random(0)
     for problem in task.problems(50, "held_out", seed=3):
-        clean = reference_prefix(task, problem, 3)
-        planted = reference_prefix(task, problem, 3, random.Random(problem.a))
-        assert check_steps(problem, clean, 4)[:3] == [True, True, True]
+        written = task.solution(problem, random.Random(problem.a))[0]  # a styled solution: order, spaces, ','
+        prefix = sampled_prefix(problem, written, 3, 4)
+        planted = plant_mistake(prefix, rng)
+        assert check_steps(problem, prefix, 4)[:3] == [True, True, True]
         assert check_steps(problem, planted, 4)[:3] == [True, True, False]
-        assert clean.count(";") == planted.count(";") == 3
-        # a sampled prefix is kept, as written, only while every step is right
-        assert sampled_prefix(problem, clean + "9+9+9=1;", 2, 4) == ";".join(clean.split(";")[:2]) + ";"
+        assert len(planted) - len(prefix) in (-1, 0, 1) and planted[-1] == prefix[-1]
+        assert planted[: prefix.rfind(prefix[-1], 0, -1) + 1] == prefix[: prefix.rfind(prefix[-1], 0, -1) + 1]
+        true_total, wrong_total = (int(p.rsplit("=", 1)[1].rstrip(";, ")) for p in (prefix, planted))
+        assert true_total // 10 == wrong_total // 10  # the carry is kept
+        clean = reference_prefix(task, problem, 3)
+        assert check_steps(problem, clean, 4)[:3] == [True, True, True] and clean.count(";") == 3
         assert sampled_prefix(problem, planted + "1;", 3, 4) is None
 
 
@@ -106,9 +111,8 @@ def test_next_step_accuracy_separates_a_skilled_model_from_an_untrained_one(ship
 
     task, teacher, tokenizer = shipped["task"], shipped["teacher"], shipped["tokenizer"]
     skilled = next_step_accuracy(teacher, teacher, tokenizer, task, n=48, seed=5)
+    assert set(skilled.outcomes) == set(PREFIX_KINDS) and len(set(skilled.total.values())) == 1
+    assert skilled.total["own"] > 40  # the teacher's prefixes are nearly always right
+    assert skilled.rate("own") > 0.9 and skilled.rate("planted") > 0.8
     untrained = next_step_accuracy(tiny_student, teacher, tokenizer, task, n=48, seed=5)
-    assert skilled.total["reference"] == skilled.total["planted"] == 48
-    assert skilled.rate("reference") > 0.9 and skilled.rate("planted") > 0.8
-    assert max(untrained.rate(k) for k in ("reference", "planted")) < 0.2
-    assert untrained.total["own"] == untrained.total["teacher"] <= 48
-    assert set(skilled.right) == set(PREFIX_KINDS)
+    assert untrained.total["own"] <= 2  # an untrained model never writes a right prefix to test on

@@ -144,45 +144,59 @@ def drift_profile(student, teacher, tokenizer, task, n: int = 256, seed: int = 0
 # step as well after a planted mistake as after a clean prefix; one that only ever saw clean teacher text
 # does worse.
 
-PREFIX_KINDS = ("reference", "planted", "teacher", "own")
-"""reference: the task's canonical steps; planted: the same with the last step written wrong (one of the
-task's plausible mistakes: a sum off by one or a wrong carry-in); teacher / own: the teacher's / the student's
-own sampled steps, kept where every step is right (the text each method trains on: SFT sees the teacher's,
-OPD and RL their own)."""
+PREFIX_KINDS = ("own", "planted", "teacher", "reference")
+"""own: the student's own sampled steps, kept where every step is right; planted: the same text with its last
+step rewritten wrong (a plausible mistake that keeps the carry, so the right next step is the same whether the
+student reads the carry it wrote or works it out); teacher: the teacher's sampled steps, kept where right (the
+text SFT trains on); reference: the task's canonical steps (one style: 'a' first, ';', no spaces). Every kind
+uses the same problems: those where both sampled prefixes came out right."""
 
 
 @dataclass
 class NextStep:
-    """How often a student writes the next step right after each kind of prefix, on one set of problems."""
+    """Whether a student wrote the next step right after each kind of prefix, problem by problem."""
 
-    right: dict[str, int]  # kind -> next steps judged locally right (see ``check_steps``)
-    total: dict[str, int]  # kind -> prefixes tried
+    outcomes: dict[str, list[bool]]  # kind -> per problem (the same problems for every kind)
 
     def rate(self, kind: str) -> float:
-        return self.right[kind] / max(1, self.total[kind])
+        return sum(self.outcomes[kind]) / max(1, len(self.outcomes[kind]))
+
+    @property
+    def total(self) -> dict[str, int]:
+        return {k: len(v) for k, v in self.outcomes.items()}
 
     @property
     def recovery(self) -> float | None:
-        """next-step accuracy after a planted mistake over after the same clean prefix (1 = unshaken)"""
-        return None if self.right["reference"] == 0 else self.rate("planted") / self.rate("reference")
+        """next-step accuracy after a planted mistake over after the same prefix unplanted (1 = unshaken)"""
+        return None if self.rate("own") == 0 else self.rate("planted") / self.rate("own")
 
 
 def _steps_of(text: str) -> list[str]:
     return text.replace(",", ";").split(";")
 
 
-def reference_prefix(task, problem: Problem, steps: int, plant: random.Random | None = None) -> str:
-    """The canonical first ``steps`` steps of a solution, each followed by ';'; with ``plant`` the last of
-    them is rewritten with one of the task's plausible mistakes (those ``AdditionTask(corrections=...)``
-    writes)."""
+def plant_mistake(prefix: str, rng: random.Random) -> str:
+    """``prefix`` (whole steps, each ending in a separator) with its last step rewritten with one of the
+    task's plausible mistakes (a sum off by one, a wrong carry-in) chosen so that the step's carry-out stays
+    the true one. The written style (order, spacing, separator) is kept."""
     from ..task import _mistaken_step
 
-    fields = _steps_of(task.solution(problem)[0])[:steps]
-    if plant is not None:
-        left, total = fields[-1].split("=")
-        x, y, c = (int(v) for v in left.split("+"))
-        fields[-1] = _mistaken_step(x, y, c, int(total), plant)
-    return "".join(f + ";" for f in fields)
+    body, separator = prefix[:-1], prefix[-1]
+    cut = max(body.rfind(";"), body.rfind(",")) + 1
+    head, last = body[:cut], body[cut:]
+    pad = last[: len(last) - len(last.lstrip(" "))]
+    left, total = last.strip().split("=")
+    x, y, c = (int(v) for v in left.split("+"))
+    for _ in range(100):
+        wrong = _mistaken_step(x, y, c, int(total), rng)
+        if int(wrong.split("=")[1]) // 10 == int(total) // 10:
+            return f"{head}{pad}{wrong}{separator}"
+    raise ValueError(f"no carry-keeping mistake for the step {last!r}")
+
+
+def reference_prefix(task, problem: Problem, steps: int) -> str:
+    """The canonical first ``steps`` steps of a solution, each followed by ';'."""
+    return "".join(f + ";" for f in _steps_of(task.solution(problem)[0])[:steps])
 
 
 def sampled_prefix(problem: Problem, completion: str, steps: int, digits: int) -> str | None:
@@ -200,13 +214,14 @@ def next_step_right(model, tokenizer, task, items, seed: int = 0, temperature: f
     """For each ``(problem, prefix)``: is the step the model writes after ``prefix`` locally right?
 
     Prompts are batched by length (sampling needs equal-length prompts); one step and its separator are
-    sampled.
+    sampled (room for a corrected step on a task with corrections). A step cut off by the window is wrong.
     """
     import torch
 
     from ..encoding import decode_completions, encode_prompts
     from ..sampling import sample
 
+    window = 14 * (2 if getattr(task, "corrections", 0) > 0 else 1)
     out = [False] * len(items)
     by_length: dict[int, list[int]] = {}
     for i, (problem, prefix) in enumerate(items):
@@ -215,7 +230,7 @@ def next_step_right(model, tokenizer, task, items, seed: int = 0, temperature: f
     for length in sorted(by_length):
         index = by_length[length]
         texts = [items[i][0].prompt + items[i][1] for i in index]
-        rollout = sample(model, encode_prompts(tokenizer, texts), 14, tokenizer, temperature, generator)
+        rollout = sample(model, encode_prompts(tokenizer, texts), window, tokenizer, temperature, generator)
         for i, continuation in zip(index, decode_completions(tokenizer, rollout.completion_ids,
                                                               rollout.completion_mask)):  # fmt: skip
             problem, prefix = items[i]
@@ -227,9 +242,10 @@ def next_step_right(model, tokenizer, task, items, seed: int = 0, temperature: f
 def next_step_accuracy(student, teacher, tokenizer, task, n: int = 512, seed: int = 0) -> NextStep:
     """Next-step accuracy of ``student`` after each kind of prefix (``PREFIX_KINDS``) on held-out problems.
 
-    Each problem gets a prefix of ``k`` steps, ``k`` cycling through 1 .. digits-1. reference and planted use
-    every problem (the same problems, so difficulty cancels); teacher and own use the problems where *both*
-    sampled prefixes are right, so they too compare like with like. Sampling is at T=1, as the races evaluate.
+    Each problem gets a prefix of ``k`` steps, ``k`` cycling through 1 .. digits-1. Every kind is measured on
+    the problems where both the teacher's and the student's sampled prefixes came out right, so the kinds
+    compare like with like; across students those problems differ (a better student keeps more). Sampling
+    is at T=1, as the races evaluate.
     """
     import torch
 
@@ -240,7 +256,6 @@ def next_step_accuracy(student, teacher, tokenizer, task, n: int = 512, seed: in
         raise ValueError("a next step needs at least 2 digits (a step to write after a prefix)")
     problems = task.problems(n, "held_out", seed=seed)
     steps = [1 + i % (task.digits - 1) for i in range(n)]
-    plant = random.Random(f"plant-{seed}")
     written = {}
     for name, model in (("teacher", teacher), ("own", student)):
         rollout = sample(
@@ -254,14 +269,13 @@ def next_step_accuracy(student, teacher, tokenizer, task, n: int = 512, seed: in
         texts = decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)
         written[name] = [sampled_prefix(p, t, k, task.digits) for p, t, k in zip(problems, texts, steps)]
     both = [i for i in range(n) if written["teacher"][i] is not None and written["own"][i] is not None]
+    plant = random.Random(f"plant-{seed}")
     items = {
-        "reference": [(p, reference_prefix(task, p, k)) for p, k in zip(problems, steps)],
-        "planted": [(p, reference_prefix(task, p, k, plant)) for p, k in zip(problems, steps)],
-        "teacher": [(problems[i], written["teacher"][i]) for i in both],
         "own": [(problems[i], written["own"][i]) for i in both],
+        "planted": [(problems[i], plant_mistake(written["own"][i], plant)) for i in both],
+        "teacher": [(problems[i], written["teacher"][i]) for i in both],
+        "reference": [(problems[i], reference_prefix(task, problems[i], steps[i])) for i in both],
     }
-    right, total = {}, {}
-    for kind in PREFIX_KINDS:
-        verdicts = next_step_right(student, tokenizer, task, items[kind], seed=seed + 2)
-        right[kind], total[kind] = sum(verdicts), len(verdicts)
-    return NextStep(right, total)
+    return NextStep(
+        {kind: next_step_right(student, tokenizer, task, items[kind], seed=seed + 2) for kind in PREFIX_KINDS}
+    )
