@@ -15,6 +15,7 @@ static export.
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -167,7 +168,7 @@ SIGNALS = {
     "sft": "SFT: the teacher's own sample for this prompt; every token a label of weight 1",
     "rl": "RL: the student's sample; one group-normalised reward, copied onto every token",
     "opd": "OPD: the student's sample; per token -(log p_s - log p_t), the teacher as a process reward",
-    "opd-exact": "opd-exact: the student's sample; per position -KL(p_s || p_t) over the whole vocabulary",
+    "opd-exact": "opd-exact: the student's sample; the exact KL's push on each sampled token's logit",
 }
 
 
@@ -216,8 +217,19 @@ def method_signals(student, teacher, tokenizer, task, group_size: int = 4, seed:
         "sft": _with_values(theirs, [1.0] * len(theirs.tokens)),
         "rl": _with_values(mine, [advantage] * len(mine.tokens)),
         "opd": mine,
-        "opd-exact": _with_values(mine, [-v for v in mine.reverse_kl]),
+        "opd-exact": _with_values(mine, exact_push(mine)),
     }
+
+
+def exact_push(scores: TokenScores) -> list[float]:
+    """What minimising KL(p_s || p_t) at each position does to the logit of the token the student sampled:
+    minus the gradient, ``-p_s(y) (log p_s(y) - log p_t(y) - KL)``. Positive: the token is pushed up (the
+    teacher likes it more, relative to the rest, than the student does). Unlike OPD's advantage, the exact
+    loss also moves every other token of the vocabulary at that position; this is only the sampled one."""
+    return [
+        -math.exp(s) * (s - t - kl)
+        for s, t, kl in zip(scores.student_logprob, scores.teacher_logprob, scores.reverse_kl)
+    ]
 
 
 def signals_figure(signals: dict, scale: float = 2.0):
