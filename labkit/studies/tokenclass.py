@@ -4,8 +4,11 @@ The addition task's solutions mix tokens that carry the answer with tokens that 
 ``style`` knob). The claims "the teacher grades every token" and "the student commits to one style" are about
 these classes separately, so the lab measures them separately:
 
-    style   a free choice: the first operand digit of a step whose two digits differ (either may come first),
-            the solution's separator (';' or ','), a space after a separator
+    style   a slot where the task's style knob makes a choice: the first operand digit of a step whose two
+            digits differ (either may come first), the solution's separator (';' or ','), a space after a
+            separator (at style 0 the same slots, deterministic: the control)
+    boundary the token right after a separator when no space was written there: it also carries the
+            space-or-not choice, so it is kept out of the content classes
     digit   the second operand digit (fixed once the first is written)
     carry   the carry-in of a step
     sum     the digits of a step's total
@@ -25,7 +28,7 @@ import torch
 
 from ..task import CORRECTION, Problem
 
-CLASSES = ("style", "digit", "carry", "sum", "answer", "syntax", "end", "other")
+CLASSES = ("style", "boundary", "digit", "carry", "sum", "answer", "syntax", "end", "other")
 _STEP = re.compile(r"(\d)\+(\d)\+(\d)=(\d+)")
 
 
@@ -43,11 +46,14 @@ def token_classes(problem: Problem, completion: str, digits: int) -> list[str]:
         lead = len(part) - len(part.lstrip(" "))
         out += ["style"] * lead  # a space after a separator is a free choice
         body = part[lead:]
+        start = len(out)
         if last:  # the answer field
             out += ["answer" if ch.isdigit() else "other" for ch in body]
         else:
             out += _step_classes(body, columns[column] if column < len(columns) else None)
             column += 1
+        if k > 0 and lead == 0 and body:  # right after a separator, no space: the space was a choice here too
+            out[start] = "boundary"
     out.append("end")
     assert len(out) == len(completion) + 1
     return out
@@ -63,7 +69,7 @@ def _step_classes(body: str, column: tuple[str, str] | None) -> list[str]:
         if match is None:
             out += ["other"] * len(piece)
             continue
-        free = column is not None and column[0] != column[1]
+        free = column is not None and column[0] != column[1] and piece_index == 0  # a redone step keeps order
         out += ["style" if free else "digit", "syntax", "digit", "syntax", "carry", "syntax"]
         out += ["sum"] * len(match.group(4))
     return out
@@ -83,14 +89,28 @@ def class_means(values: torch.Tensor, mask: torch.Tensor, classes: list[list[str
 
 def batch_classes(tokenizer, batch, digits: int) -> list[list[str]]:
     """The token classes of every completion in a ``StepBatch`` (or anything with problems, sequences,
-    prompt_length and mask) of ``digits``-digit addition, padded with "other" to the batch width."""
-    from ..encoding import decode_completions
+    prompt_length and mask) of ``digits``-digit addition, aligned with the completion tokens ``[B, T]``.
 
+    Classified from token ids: a special token sampled mid-completion (pad, bos, unk) is "other" and does not
+    shift the classes of the tokens after it; positions outside the mask are "other".
+    """
     completion_ids = batch.sequences[:, batch.prompt_length :]
-    texts = decode_completions(tokenizer, completion_ids, batch.mask)
-    width = completion_ids.shape[1]
-    rows = [token_classes(p, t, digits) for p, t in zip(batch.problems, texts)]
-    return [(r + ["other"] * width)[:width] for r in rows]
+    width, special = completion_ids.shape[1], set(tokenizer.all_special_ids)
+    rows = []
+    for problem, ids, mask in zip(batch.problems, completion_ids.tolist(), batch.mask.tolist()):
+        kept = [j for j, m in enumerate(mask) if m > 0]
+        text_positions = [j for j in kept if ids[j] not in special]
+        pieces = [tokenizer.decode([ids[j]]) for j in text_positions]
+        if any(len(piece) != 1 for piece in pieces):
+            raise ValueError("token classes need the lab's one-character-per-token tokenizer")
+        classes = token_classes(problem, "".join(pieces), digits)
+        row = ["other"] * width
+        for j, kind in zip(text_positions, classes[:-1]):
+            row[j] = kind
+        if kept and ids[kept[-1]] == tokenizer.eos_token_id:
+            row[kept[-1]] = "end"
+        rows.append(row)
+    return rows
 
 
 def advantage_tracker(tokenizer, digits: int, every: int = 1):
