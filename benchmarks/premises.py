@@ -14,7 +14,12 @@ Sections built so far:
                    student's entropy, the reverse KL to the teacher and OPD's advantage are measured per
                    token class (labkit.studies.tokenclass); OPD's mean advantage per class is tracked
                    through training.
-Still to build (issue 14): sparse_reward, rl_teacher, teacher_size, support.
+  sparse_reward    6-digit students stopped at 3/10/28% (RL at group 4 and 16, capacity control)
+  rl_teacher       an RL-trained student distilled back into its base
+  teacher_size     a teacher ~4x the student
+  support          corrections written after own mistakes; a lost skill recovered by OPD, SFT or
+                   forward KL
+Every section except break_even trains; run each alone (--only), it takes minutes to an hour.
 
 Run it alone on the machine: it trains in worker processes on every core.
 """
@@ -62,10 +67,10 @@ def break_even_section() -> dict:
     points = {name: break_even(sweep[name]["summary"]) for name in in_map_order(sweep)}
     for name, point in points.items():
         point["protocol"] = sweep[name]["protocol"]
-        point["opd_cheaper_in_flops"] = None if point["edge"] is None else point["edge"] > point["price"]
     what = (
-        "price = FLOPs per OPD episode / per RL episode (ledger); edge = RL / OPD episodes to the pair's "
-        "level (95% interval); OPD is cheaper in FLOPs iff edge > price"
+        "price = FLOPs per OPD episode / per RL episode where each reaches the pair's level (ledger); edge = "
+        "RL / OPD episodes to that level (95% interval); edge / price = the RL / OPD FLOPs ratio, whose "
+        "interval gives the verdict"
     )
     return {"what": what, "points": points}
 
@@ -173,12 +178,17 @@ def sparse_reward_section(seeds: int, budget: float, work: Path, quick: bool) ->
     if quick:  # a smoke test: the shipped teacher and task
         task, teacher = task_of(ROOT / "data" / "teacher"), ROOT / "data" / "teacher"
     built = {"teacher": {} if quick else build_teacher(task, teacher)}
+    if not quick and built["teacher"].get("sampled_accuracy", 0) < 0.95:
+        raise SystemExit(f"the {task.digits}-digit teacher samples only {built['teacher']} right: a weak "
+                         "teacher would handicap OPD; train it longer before racing")  # fmt: skip
     points = []
     for target in SPARSE_STARTS:
         student = work / f"student-digits{task.digits}-start{target}{'-quick' if quick else ''}"
         built[f"student-{target}"] = build_student(teacher, STUDENT_SIZE, target, student)
         race = run_comparison(CompareConfig(seeds=seeds, budget=budget, snapshot_prompts=1), student, teacher)
-        wide = CompareConfig(seeds=seeds, budget=budget, methods=("rl",), group_size=16, snapshot_prompts=1)
+        # RL at group 16 with 1 prompt per step: 16 episodes per step, as many updates as at group 4
+        wide = CompareConfig(seeds=seeds, budget=budget, methods=("rl",), group_size=16, snapshot_prompts=1,
+                             settings={"rl": {"batch_size": 1}})  # fmt: skip
         race16 = run_comparison(wide, student, teacher)
         summary, summary16 = summarize(race), summarize(race16)
         capacity = CompareConfig(seeds=1, budget=4 * budget, methods=("sft-reference",), snapshot_prompts=1)
@@ -230,6 +240,8 @@ def rl_teacher_section(seeds: int, budget: float, work: Path, quick: bool) -> di
     for method in config.methods:
         rows[method] = _costs_at(summary["methods"][method], method, level, config)
     return {
+        "what": "RL seed 0's final model is the teacher; the level is 95% of its accuracy; OPD, opd-exact "
+        "and SFT costs exclude the RL run that made the teacher",
         "teacher_accuracy": teacher_accuracy,
         "level": level,
         "rl_steps": rows["rl"]["steps"]["median"],
@@ -240,21 +252,18 @@ def rl_teacher_section(seeds: int, budget: float, work: Path, quick: bool) -> di
 
 
 def _costs_at(entry: dict, method: str, level: float, config: CompareConfig) -> dict:
-    """Median and 95% bootstrap interval over seeds of the steps, episodes and FLOPs to reach ``level``."""
+    """Median over seeds, and the range, of the steps, episodes and FLOPs to reach ``level`` (None for a seed
+    that never reached it: the median is then None too). Few seeds: a range, not an interval."""
     per_step = config.run_settings(method)["batch_size"] * config.group_size
     out = {}
     for name, accounting in (("steps", "episodes"), ("episodes", "episodes"), ("flops", "flops")):
         costs = seed_costs(entry, accounting, level, method)
-        if any(c is None for c in costs):
-            out[name] = {"median": None, "ci": None, "per_seed": costs}
-            continue
-        costs = np.array(costs) / (per_step if name == "steps" else 1)
-        rng = np.random.default_rng(0)
-        medians = np.median(rng.choice(costs, (1000, len(costs))), axis=1)
+        scale = per_step if name == "steps" else 1
+        reached = [c / scale for c in costs if c is not None]
         out[name] = {
-            "median": float(np.median(costs)),
-            "ci": [float(x) for x in np.percentile(medians, [2.5, 97.5])],
-            "per_seed": [float(c) for c in costs],
+            "median": float(np.median(reached)) if len(reached) == len(costs) else None,
+            "range": [float(min(reached)), float(max(reached))] if reached else None,
+            "per_seed": [None if c is None else c / scale for c in costs],
         }
     return out
 
@@ -291,17 +300,28 @@ def teacher_size_section(seeds: int, budget: float, work: Path, quick: bool) -> 
 
 
 def correction_counts(problems, completions, digits: int) -> dict:
-    """Steps a completion corrected (a field holding the correction mark) and steps left wrong."""
-    corrected = left_wrong = 0
+    """Corrections a completion wrote, judged step by step: ``corrected`` where a step's part before the
+    correction mark is locally wrong and the part after it right; ``spurious`` where the mark follows a step
+    that was already right; ``left_wrong`` where a step stands wrong with no mark. ``rate`` = corrected /
+    (corrected + left_wrong): how often a mistake is caught."""
+    corrected = spurious = left_wrong = 0
     for problem, completion in zip(problems, completions):
         fields = completion.replace(",", ";").split(";")[:-1]
-        corrected += sum(CORRECTION in f for f in fields)
-        left_wrong += sum(v is False for v in check_steps(problem, completion, digits))
-    return {
-        "corrected": corrected,
-        "left_wrong": left_wrong,
-        "rate": corrected / max(1, corrected + left_wrong),
-    }
+        verdicts = check_steps(problem, completion, digits)  # of the part after the last mark of each step
+        for column, field in enumerate(fields[:digits]):
+            if CORRECTION in field:
+                before = ";".join([*fields[:column], field.split(CORRECTION)[0]]) + ";0"
+                first_try = check_steps(problem, before, digits)[column]
+                if first_try is True:
+                    spurious += 1
+                elif verdicts[column] is True:
+                    corrected += 1
+                else:
+                    left_wrong += 1
+            elif verdicts[column] is False:
+                left_wrong += 1
+    rate = corrected / max(1, corrected + left_wrong)
+    return {"corrected": corrected, "spurious": spurious, "left_wrong": left_wrong, "rate": rate}
 
 
 def _corrections_run(teacher_path: str, student_path: str, method: str, seed: int, budget: float, n: int):

@@ -83,10 +83,13 @@ def test_corrections_are_counted_against_mistakes_left_standing():
 
     premises = _premises()
     p = Problem(357, 489, "357+489=")
-    counts = premises.correction_counts(
-        [p, p], ["7+9+0=15!7+9+0=16;5+8+1=14;3+4+1=8;846", "7+9+0=16;5+8+1=15;3+4+1=8;855"], 3
-    )
-    assert counts == {"corrected": 1, "left_wrong": 1, "rate": 0.5}
+    completions = [
+        "7+9+0=15!7+9+0=16;5+8+1=14;3+4+1=8;846",  # a mistake caught and redone right
+        "7+9+0=16;5+8+1=15;3+4+1=8;855",  # a mistake left standing
+        "7+9+0=16!7+9+0=16;5+8+1=14!5+8+1=13;3+4+1=8;836",  # a mark after a right step; a bad redo
+    ]
+    counts = premises.correction_counts([p] * 3, completions, 3)
+    assert counts == {"corrected": 1, "spurious": 2, "left_wrong": 1, "rate": 0.5}
 
 
 def test_the_break_even_section_prices_every_regime_of_the_committed_map():
@@ -95,5 +98,7 @@ def test_the_break_even_section_prices_every_regime_of_the_committed_map():
     section = premises.break_even_section()
     assert set(section["points"]) == set(sweep)
     for point in section["points"].values():
-        if point["edge"] is not None:
-            assert point["opd_cheaper_in_flops"] == (point["edge"] > point["price"])
+        if point["edge"] is not None:  # edge / price is the measured FLOPs ratio
+            assert abs(point["edge"] / point["price"] / point["flops"] - 1) < 1e-9
+        if point["flops_ci"] is not None and point["flops_ci"][0] < 1 < point["flops_ci"][1]:
+            assert point["verdict"] == "no clear difference"

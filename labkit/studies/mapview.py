@@ -52,7 +52,7 @@ def call(row: dict) -> str:
     method = row["method"]
     if row["ratio"] is None:
         return "not priced (no common gain)"
-    if row.get("ci") is not None:
+    if row.get("ci") is not None or row.get("reached") is not None:  # bootstrapped: its interval decides
         return verdict(row, method, row.get("baseline", "opd"))
     low, high = row["range"]
     if low > 1:
@@ -85,7 +85,9 @@ def ratio_figure(
     accountings=SUMMARY_ACCOUNTINGS,
 ):
     """The map in one figure: one panel per accounting, one row per setting, each racer's cost over OPD's as a
-    dot with its 95% interval, on a log axis with a line at 1 (left of it: the racer is cheaper than OPD)."""
+    dot with its 95% interval, on a log axis with a line at 1 (left of it: the racer is cheaper than OPD).
+    Rows priced without per-problem outcomes (the first protocol) show their seed-pair range instead: a
+    hollow dot and a dotted bar."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
@@ -106,8 +108,10 @@ def ratio_figure(
                     continue
                 low, high = row.get("ci") or row.get("range") or (row["ratio"], row["ratio"])
                 low, high = max(low, 1e-3), min(high, 1e3)  # an open interval (0 or inf) drawn to the edge
-                ax.plot([low, high], [y + offsets[k]] * 2, color=plots.METHOD_COLORS.get(method), lw=1.5)
-                ax.plot(row["ratio"], y + offsets[k], "o", color=plots.METHOD_COLORS.get(method), ms=4,
+                color, interval = plots.METHOD_COLORS.get(method), row.get("ci") is not None
+                ax.plot([low, high], [y + offsets[k]] * 2, color=color, lw=1.5, ls="-" if interval else ":")
+                fill = color if interval else "none"
+                ax.plot(row["ratio"], y + offsets[k], "o", color=color, ms=4, mfc=fill,
                         label=None if method in labelled else method)  # fmt: skip
                 labelled.add(method)
                 span = (min(span[0], low), max(span[1], high))
@@ -155,22 +159,30 @@ def break_even(summary: dict) -> dict:
     """OPD against RL in one line of arithmetic, from one race's summary.
 
     ``price``: what an OPD episode costs in FLOPs over what an RL episode costs (the ledger: a student sample,
-    a teacher pass over it and an update, against a sample and an update). ``edge``: how many more episodes RL
-    needs than OPD to reach the pair's level (RL / OPD episodes, with its interval) — what the dense signal
-    buys. OPD is cheaper in FLOPs exactly when ``edge > price``; ``flops`` is the measured RL / OPD FLOPs
-    ratio, which is ``edge / price`` up to how the per-episode cost drifts over a run.
+    a teacher pass over it and an update, against a sample and an update), taken where each reaches the
+    pair's level (median FLOPs over median episodes). ``edge``: how many more episodes RL needs than OPD to
+    reach that level (RL / OPD episodes, with its interval) — what the dense signal buys. Then ``edge /
+    price`` is exactly ``flops``, the measured RL / OPD FLOPs ratio, so OPD is cheaper in FLOPs when the edge
+    exceeds the price; ``verdict`` says so only where the FLOPs ratio's interval excludes 1.
     """
-    from .costs import pair_ratio
+    from .costs import cost_to_reach, pair_ratio
 
-    per_episode = flops_per_episode(summary)
     episodes = pair_ratio(summary, "episodes", "rl")
     flops = pair_ratio(summary, "flops", "rl")
+    per_episode = flops_per_episode(summary)
+    price = per_episode["opd"] / per_episode["rl"]  # over whole runs, when the pair was not priced
+    if episodes["ratio"] is not None:  # at the crossing: FLOPs per episode spent to reach the level
+        level = episodes["level"]
+        at = {m: cost_to_reach(summary["methods"][m], "flops", level) / cost_to_reach(
+            summary["methods"][m], "episodes", level) for m in ("opd", "rl")}  # fmt: skip
+        price = at["opd"] / at["rl"]
     return {
-        "price": per_episode["opd"] / per_episode["rl"],
+        "price": price,
         "edge": episodes["ratio"],
         "edge_ci": episodes["ci"],
         "flops": flops["ratio"],
         "flops_ci": flops["ci"],
+        "verdict": verdict(flops, "rl", "opd") if flops["ratio"] is not None else "not priced",
     }
 
 
