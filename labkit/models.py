@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,7 +216,9 @@ def prepare_student(student, lora_rank: int = 0, gradient_checkpointing: bool = 
             ) from None
         config = LoraConfig(r=lora_rank, lora_alpha=lora_alpha or 2 * lora_rank, lora_dropout=0.0,
                             target_modules=list(LORA_TARGETS), task_type="CAUSAL_LM")  # fmt: skip
-        student = get_peft_model(student, config)
+        with warnings.catch_warnings():  # peft calls an is_gradient_checkpointing transformers 5 deprecates
+            warnings.simplefilter("ignore", FutureWarning)
+            student = get_peft_model(student, config)
     if gradient_checkpointing:
         model = student.get_base_model() if lora_rank > 0 else student
         enable = (

@@ -146,3 +146,20 @@ def test_gradient_checkpointing_with_lora_gives_the_adapters_the_same_gradients(
     assert grads and grads_checkpointed.keys() == grads.keys()
     for name in grads:
         torch.testing.assert_close(grads_checkpointed[name], grads[name], atol=1e-6, rtol=1e-5)
+
+
+def test_a_bfloat16_weight_cannot_take_an_adamw_step_of_one_millionth():
+    """Why 07's student should not be trained in bfloat16 at learning_rate=1e-6: 8 significant bits cannot
+    hold a step of 1e-6 on a weight of 0.02 or on a norm weight of 1.0, so one AdamW step moves almost
+    nothing (float32 moves every entry)."""
+    generator = torch.Generator().manual_seed(0)
+    moved = {}
+    for dtype in (torch.bfloat16, torch.float32):
+        matrix = torch.nn.Parameter((0.02 * torch.randn(256, 256, generator=generator)).to(dtype))
+        norm = torch.nn.Parameter(torch.ones(256, dtype=dtype))
+        before = [matrix.detach().clone(), norm.detach().clone()]
+        matrix.grad, norm.grad = torch.randn_like(matrix), torch.randn_like(norm)
+        torch.optim.AdamW([matrix, norm], lr=1e-6, weight_decay=0.0).step()
+        moved[dtype] = [float((p != b).float().mean()) for p, b in zip((matrix, norm), before)]
+    assert moved[torch.float32] == [1.0, 1.0]
+    assert moved[torch.bfloat16][0] < 0.05 and moved[torch.bfloat16][1] == 0.0
