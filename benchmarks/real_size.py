@@ -347,6 +347,8 @@ def main(argv=None) -> dict:
     if args.measure:
         print(json.dumps(measure(folder, args.measure, args.steps, args.eval_n)))
         return {}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     results = {"machine": machine(), "configs": CONFIGS, "tokenizer_size": TOKENIZER_SIZE,
                "analytic_memory": analytic_memory()}  # fmt: skip
     if not args.analytic_only:
@@ -361,16 +363,15 @@ def main(argv=None) -> dict:
         results["settings"] = {"scale": args.scale, "steps": args.steps, "eval_n": args.eval_n, **shape}
         results["measured"] = {}
         for option in options:
-            row = run_child(
-                args, "--measure", option, "--steps", str(args.steps), "--eval-n", str(args.eval_n)
-            )
-            results["measured"][option] = json.loads(row.strip().splitlines()[-1])
-            print(
-                f"{option}: peak {results['measured'][option]['peak_gib']['process']:.2f} GiB",
-                file=sys.stderr,
-            )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+            extra = ("--measure", option, "--steps", str(args.steps), "--eval-n", str(args.eval_n))
+            try:
+                row = json.loads(run_child(args, *extra).strip().splitlines()[-1])
+                print(f"{option}: peak {row['peak_gib']['process']:.2f} GiB", file=sys.stderr)
+            except subprocess.CalledProcessError as exc:  # e.g. killed for memory (exit -9): keep the rest
+                row = {"option": option, "failed": f"exit status {exc.returncode}"}
+                print(f"{option}: failed ({row['failed']})", file=sys.stderr)
+            results["measured"][option] = row
+            write_json_atomic(out, results)  # what is measured so far survives a later failure
     write_json_atomic(out, results)
     print(memory_table(results["analytic_memory"]))
     return results

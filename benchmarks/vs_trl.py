@@ -17,7 +17,8 @@ a row ``group_size`` times and ``per_device_train_batch_size = batch_size * grou
 exactly ``max_new_tokens`` tokens (labkit samples with ``eos_token_id=-1``, TRL generates with
 ``min_new_tokens`` = ``max_completion_length``; both are checked every step), float32 (TRL's ``bf16``
 default is turned off), temperature 1 without top-k or top-p, gradient clipping at 1, AdamW, a constant
-learning rate, one torch thread count.
+learning rate, one torch thread count. labkit's uncharged monitoring is off (``monitor_every=0``): TRL
+logs the entropy its loss computes anyway and nothing else per step; the step's verifier rewards stay in.
 
 TRL runs its own ``train()`` loop; a callback at the end of each of its optimizer steps runs one step of
 each labkit trainer, so the trainers alternate step by step. A TRL step is the wall time from the end of the
