@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,3 +180,53 @@ def check_compatible(student_tokenizer, teacher_tokenizer, student_model=None, t
                     f"the shared vocabulary ({len(s_vocab)} tokens); "
                     "the checkpoint does not match its tokenizer"
                 )
+
+
+DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32}
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def resolve_dtype(name: str, device: str, auto: torch.dtype | None = None) -> torch.dtype:
+    """``"bfloat16"``, ``"float32"`` or ``"auto"`` as a torch dtype. ``"auto"`` is ``auto`` when given (a
+    teacher's "auto" follows the student), else bfloat16 on a GPU and float32 on a CPU."""
+    if name == "auto":
+        return auto or (torch.bfloat16 if str(device).startswith("cuda") else torch.float32)
+    if name not in DTYPES:
+        raise LabkitError(f"dtype must be 'auto', 'bfloat16' or 'float32', got {name!r}")
+    return DTYPES[name]
+
+
+def prepare_student(student, lora_rank: int = 0, gradient_checkpointing: bool = False, lora_alpha=None):
+    """The student with the memory options a real model needs on a small GPU; returns the model to train.
+
+    ``lora_rank > 0``: freeze the model and train rank-``lora_rank`` LoRA adapters (peft, the ``lora`` extra)
+    on every attention and MLP projection, ``W x + (lora_alpha / r) B A x`` with ``B = 0`` at the start. The
+    frozen weights need no gradients and no AdamW state, most of full fine-tuning's memory; peft keeps the
+    adapters in float32 on a bfloat16 model, so updates of a small learning rate are not rounded away. The
+    result is a ``peft`` model; sampling, the teacher's scoring and the Trainer take it as they are.
+    ``gradient_checkpointing``: keep each layer's input only and recompute the layer in the backward pass:
+    activations of one layer instead of all, for about one more forward pass of compute.
+    """
+    if lora_rank > 0:
+        try:
+            from peft import LoraConfig, get_peft_model
+        except ImportError:
+            raise LabkitError(
+                'lora_rank > 0 needs peft: pip install -e ".[lora]" (or: pip install peft)'
+            ) from None
+        config = LoraConfig(r=lora_rank, lora_alpha=lora_alpha or 2 * lora_rank, lora_dropout=0.0,
+                            target_modules=list(LORA_TARGETS), task_type="CAUSAL_LM")  # fmt: skip
+        with warnings.catch_warnings():  # peft calls an is_gradient_checkpointing transformers 5 deprecates
+            warnings.simplefilter("ignore", FutureWarning)
+            student = get_peft_model(student, config)
+    if gradient_checkpointing:
+        model = student.get_base_model() if lora_rank > 0 else student
+        enable = (
+            getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+        )
+        enable({"use_reentrant": False})
+        # non-reentrant checkpointing needs no gradient on the embeddings' output: remove the hook
+        # transformers adds for it, which would turn labkit's fast sampler off (it refuses hooked models)
+        if getattr(model, "_require_grads_hooks", None) or hasattr(model, "_require_grads_hook"):
+            model.disable_input_require_grads()
+    return student

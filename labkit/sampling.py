@@ -108,10 +108,12 @@ def _check_arguments(
 def _step_function(model, batch: int, length: int, vocab_size: int | None, fast: bool):
     """``forward(ids, position) -> logits [B, V]`` of the last position, through a KV cache: labkit's lean
     decoder where the model allows it, transformers' forward and cache otherwise."""
-    if fast and unsupported_reason(model) is None:
-        decoder = Decoder(model, batch, length, vocab_size)
+    get_base_model = getattr(model, "get_base_model", None)  # a peft model: its model, adapters in place
+    inner = get_base_model() if callable(get_base_model) else model
+    if fast and unsupported_reason(inner) is None:
+        decoder = Decoder(inner, batch, length, vocab_size)
         return lambda ids, position: decoder.step(ids)
-    cache, kwarg = DynamicCache(config=model.config), _cache_kwarg(type(model))
+    cache, kwarg = DynamicCache(config=model.config), _cache_kwarg(type(inner))
     device = next(model.parameters()).device
 
     def forward(ids, position):
