@@ -283,8 +283,8 @@ def analytic_memory() -> dict:
     # name: (bytes per student weight, trained parameters, bytes per trained one, bytes per teacher weight)
     setups = {
         "full fine-tuning, float32 student, float32 teacher (07 on a CPU)": (4, student, 4, 4),
-        "full fine-tuning, float32 student, bfloat16 teacher": (4, student, 4, 2),
-        "full fine-tuning, bfloat16 student and teacher (07's dtype='auto' on a GPU)": (2, student, 2, 2),
+        "full fine-tuning, float32 student, bfloat16 teacher (07's default on a GPU)": (4, student, 4, 2),
+        "full fine-tuning, bfloat16 student and teacher": (2, student, 2, 2),
         f"LoRA r={LORA_RANK}, float32 student, bfloat16 teacher": (4, lora, 4, 2),
         f"LoRA r={LORA_RANK}, bfloat16 student, bfloat16 teacher": (2, lora, 4, 2),
     }

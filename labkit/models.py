@@ -187,8 +187,9 @@ LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 
 
 def resolve_dtype(name: str, device: str, auto: torch.dtype | None = None) -> torch.dtype:
-    """``"bfloat16"``, ``"float32"`` or ``"auto"`` as a torch dtype. ``"auto"`` is ``auto`` when given (a
-    teacher's "auto" follows the student), else bfloat16 on a GPU and float32 on a CPU."""
+    """``"bfloat16"``, ``"float32"`` or ``"auto"`` as a torch dtype. ``"auto"`` is ``auto`` when given
+    (notebook 07 passes float32 for the student it trains: bfloat16 weights round small updates away), else
+    bfloat16 on a GPU and float32 on a CPU (its teacher, which only scores)."""
     if name == "auto":
         return auto or (torch.bfloat16 if str(device).startswith("cuda") else torch.float32)
     if name not in DTYPES:

@@ -45,10 +45,10 @@ def _randomize_adapters(model, seed=0):
                 p.copy_(0.1 * torch.randn(p.shape, generator=generator))
 
 
-def test_auto_dtype_is_bfloat16_on_a_gpu_float32_on_a_cpu_and_a_teacher_follows_its_student():
+def test_auto_dtype_is_bfloat16_on_a_gpu_float32_on_a_cpu_unless_told_otherwise():
     assert resolve_dtype("auto", "cpu") == torch.float32
-    assert resolve_dtype("auto", "cuda") == torch.bfloat16
-    assert resolve_dtype("auto", "cuda", auto=torch.float32) == torch.float32  # teacher_dtype="auto"
+    assert resolve_dtype("auto", "cuda") == torch.bfloat16  # a scoring-only teacher
+    assert resolve_dtype("auto", "cuda", auto=torch.float32) == torch.float32  # 07's trained student
     assert resolve_dtype("bfloat16", "cpu") == torch.bfloat16
     with pytest.raises(LabkitError, match="bfloat16"):
         resolve_dtype("fp16", "cpu")
