@@ -470,8 +470,9 @@ class Trainer:
         Off the ``monitor_every`` schedule only the free reward of on-policy samples is logged.
         """
         every, c = self.config.monitor_every, self.config
+        free = self._reward_row(batch) if batch.on_policy else {}
         if not (every and (step - 1) % every == 0):
-            return {"reward": float(batch.rewards.mean())} if batch.on_policy else {}
+            return free
         with torch.no_grad():
             if not batch.on_policy:
                 problems = self.task.problems(c.monitor_size, "train", seed=-(c.seed * 1_000_003 + step) - 1)
@@ -484,7 +485,8 @@ class Trainer:
                     vocab_size=self.vocab_size,
                 )  # fmt: skip
             entropy = objectives.masked_mean(objectives.entropy(student_logits), batch.mask)
-            row = {"reward": float(batch.rewards.mean()), "entropy": float(entropy)}
+            reward = free or {"reward": float(batch.rewards.mean())}  # fresh samples: not in groups
+            row = {**reward, "entropy": float(entropy)}
             if self.teacher is not None:
                 teacher_logits = batch.teacher_logits if batch.on_policy else None
                 if teacher_logits is None:
@@ -494,6 +496,15 @@ class Trainer:
                     )  # fmt: skip
                 kl = objectives.reverse_kl(student_logits, teacher_logits)
                 row["teacher_kl"] = float(objectives.masked_mean(kl, batch.mask))
+        return row
+
+    def _reward_row(self, batch: StepBatch) -> dict:
+        """The mean reward of a step's own student samples and, with groups, the fraction of groups whose
+        rewards are all equal (``silent_groups``: no reward variance, so no RL signal from that prompt)."""
+        row = {"reward": float(batch.rewards.mean())}
+        if self.config.group_size > 1:
+            groups = batch.rewards.view(-1, self.config.group_size)
+            row["silent_groups"] = float((groups.max(1).values == groups.min(1).values).float().mean())
         return row
 
     def evaluation(self) -> dict:

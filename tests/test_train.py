@@ -458,3 +458,17 @@ def test_monitor_every_thins_the_watching_not_the_training(tokenizer, tiny_sizes
             assert every_step["teacher_kl"] == thinned["teacher_kl"]
     assert all(torch.equal(runs[1][1][k], runs[3][1][k]) for k in runs[1][1])
     assert not any("teacher_kl" in row for row in runs[0][0])  # 0: only what is free
+
+
+def test_silent_groups_count_the_groups_whose_rewards_are_all_equal(tokenizer, tiny_student):
+    """GRPO gets no signal from a group whose samples all fail (or all succeed): its share is logged."""
+    from labkit.task import AdditionTask
+    from labkit.train import TrainConfig, Trainer
+
+    config = TrainConfig(method="rl", steps=1, batch_size=3, group_size=4, eval_points=1, eval_n=8)
+    trainer = Trainer(config, tiny_student, tokenizer, AdditionTask(digits=2), progress=False)
+    batch = trainer.make_batch(1)
+    batch.rewards = torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])
+    assert trainer._reward_row(batch) == {"reward": 5 / 12, "silent_groups": 2 / 3}
+    row = trainer.train_step(1)
+    assert 0.0 <= row["silent_groups"] <= 1.0  # logged on every on-policy step

@@ -198,14 +198,20 @@ def break_even_figure(points: dict[str, dict]):
     ax.fill_between([low, high], [low, high], [high, high], color="#2ca02c", alpha=0.08)
     ax.text(low * 1.1, high / 1.3, "OPD cheaper in FLOPs", color="#2ca02c", fontsize=8)
     ax.text(high / 1.1, low * 1.1, "RL cheaper in FLOPs", color="#d62728", fontsize=8, ha="right")
-    for k, (name, p) in enumerate(points.items()):
+    priced = sorted((p["edge"], name) for name, p in points.items() if p["edge"] is not None)[::-1]
+    label_y = {name: max(e for e, _ in priced) * 1.8 * 0.72**rank for rank, (_, name) in enumerate(priced)}
+    for name, p in points.items():
         if p["edge"] is None:
             continue
         lo, hi = p["edge_ci"] or (p["edge"], p["edge"])
         ax.plot([p["price"]] * 2, [max(lo, low), min(hi, high)], color="#555555", lw=1)
         ax.plot(p["price"], p["edge"], "o", color="#2ca02c")
-        ax.annotate(name, (p["price"], p["edge"]), xytext=(5, 10 * (k % 4) - 15), textcoords="offset points",
-                    fontsize=8, arrowprops={"arrowstyle": "-", "color": "#aaaaaa", "lw": 0.5})  # fmt: skip
+        ax.annotate(name, (p["price"], p["edge"]), xytext=(p["price"] * 1.7, label_y[name]), fontsize=8,
+                    va="center", arrowprops={"arrowstyle": "-", "color": "#aaaaaa", "lw": 0.5})  # fmt: skip
+    unpriced = [name for name, p in points.items() if p["edge"] is None]
+    if unpriced:
+        ax.text(high / 1.1, low * 1.6, "not priced (OPD never improved): " + ", ".join(unpriced), fontsize=7,
+                ha="right", color="#555555")  # fmt: skip
     ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high))
     ax.set(xlabel="price: FLOPs per OPD episode / per RL episode", ylabel="edge: RL episodes / OPD episodes")
     ax.set_title("break-even: does the dense signal pay for the teacher?", fontsize=10)
