@@ -23,7 +23,7 @@ def test_the_sweep_table_is_made_from_the_sweep_results():
 
 def test_the_results_page_shows_the_committed_tables():
     page = (DOCS / "results.md").read_text()
-    for name in ("table.md", "regimes_sweep.md"):
+    for name in ("table.md", "regimes_sweep.md", "recovery.md"):
         lines = _table_lines((RESULTS / name).read_text())
         assert lines and all(line in page for line in lines), (
             f"docs/results.md is out of step with benchmarks/results/{name}"
