@@ -75,16 +75,22 @@ def break_even_section() -> dict:
     return {"what": what, "points": points}
 
 
-def _style_run(teacher_path: str, student_path: str, method: str, seed: int, budget: float, n: int) -> dict:
-    """One training run (worker process): the class profile after it, and OPD's class advantages during it."""
+def _race_run(teacher_path: str, student_path: str, method: str, seed: int, budget: float):
+    """In a worker process: the pair, the task, and one racer's TrainConfig as the races run it (tuned
+    settings, the FLOP budget; one small tuning-set evaluation: only the final student counts)."""
     torch.set_num_threads(1)
     teacher, _ = load(teacher_path)
     student, tokenizer = load(student_path)
-    task = task_of(student_path)
     config = TrainConfig(
         **{**CompareConfig().run_settings(method), "seed": seed, "steps": 1_000_000, "flop_budget": budget,
            "eval_points": 1, "eval_n": 64, "eval_set": "tuning"},
     )  # fmt: skip
+    return teacher, student, tokenizer, task_of(student_path), config
+
+
+def _style_run(teacher_path: str, student_path: str, method: str, seed: int, budget: float, n: int) -> dict:
+    """One training run (worker process): the class profile after it, and OPD's class advantages during it."""
+    teacher, student, tokenizer, task, config = _race_run(teacher_path, student_path, method, seed, budget)
     on_step, tracked = advantage_tracker(tokenizer, task.digits, every=TRACK_EVERY)
     result = train(config, student, tokenizer, task, teacher=teacher, progress=False, on_step=on_step)
     profile = class_profile(student, teacher, tokenizer, task, n=n, seed=PROFILE_SEED)
@@ -325,14 +331,7 @@ def correction_counts(problems, completions, digits: int) -> dict:
 
 
 def _corrections_run(teacher_path: str, student_path: str, method: str, seed: int, budget: float, n: int):
-    torch.set_num_threads(1)
-    teacher, _ = load(teacher_path)
-    student, tokenizer = load(student_path)
-    task = task_of(student_path)
-    config = TrainConfig(
-        **{**CompareConfig().run_settings(method), "seed": seed, "steps": 1_000_000, "flop_budget": budget,
-           "eval_points": 1, "eval_n": 64, "eval_set": "tuning"},
-    )  # fmt: skip
+    teacher, student, tokenizer, task, config = _race_run(teacher_path, student_path, method, seed, budget)
     train(config, student, tokenizer, task, teacher=teacher, progress=False)
     return _corrections_of(evaluate(student, tokenizer, task, n=n, seed=PROFILE_SEED, temperature=1.0), task)
 
