@@ -29,19 +29,21 @@ import copy
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from labkit.encoding import encode_completions, encode_prompts
 from labkit.evaluate import evaluate, task_of
-from labkit.models import STUDENT_SIZE, ModelSize, count_parameters, load, save
+from labkit.models import STUDENT_SIZE, ModelSize, build_model, count_parameters, load, save
 from labkit.studies.compare import CompareConfig, run_comparison, summarize
 from labkit.studies.costs import pair_ratio, seed_costs
 from labkit.studies.mapview import break_even, in_map_order
 from labkit.studies.tokenclass import CLASSES, advantage_tracker, class_profile
 from labkit.task import CORRECTION, AdditionTask, check_steps
+from labkit.tools.build import STUDENT_RECIPE
 from labkit.tools.checkpoint import write_json_atomic
 from labkit.tools.workers import cores, run_jobs
 from labkit.train import TrainConfig, train
@@ -174,10 +176,61 @@ def _priced(summary: dict, methods, accountings=("flops", "student_flops", "epis
     ]
 
 
+SPARSE_RACERS = ("opd", "rl", "sft-reference")
+"""the racers the premise needs: OPD against RL (RL also at group 16, below), and SFT on reference solutions,
+the capacity control"""
+
+
+class _AllReached(Exception):
+    pass
+
+
+def build_students(teacher_path: Path, targets, outs) -> dict:
+    """One SFT run on the teacher's samples (the shipped student's recipe, regimes_sweep.build_student),
+    saved into ``outs[i]`` the first time held-out (build set, T=1) accuracy reaches ``targets[i]``: the
+    students of a sweep over start accuracy share their training and differ only in where it stopped. A
+    target never reached gets the last model, with the accuracy it did reach."""
+    reports = {}
+    if all((out / "labkit.json").exists() for out in outs):
+        return {t: json.loads((out / "labkit.json").read_text()) for t, out in zip(targets, outs)}
+    teacher, tokenizer = load(teacher_path)
+    task = task_of(teacher_path)
+    model = build_model(STUDENT_SIZE, tokenizer, seed=STUDENT_RECIPE.seed)
+    config = replace(STUDENT_RECIPE, steps=3000, eval_points=120, eval_n=1000, eval_set="build",
+                     eval_temperature=1.0, monitor_every=50)  # fmt: skip
+    started, last = time.perf_counter(), {"accuracy": 0.0}
+    pending = sorted(zip(targets, outs))
+
+    def keep(target, out, step, accuracy):
+        seconds = round(time.perf_counter() - started, 1)
+        reports[target] = {"parameters": count_parameters(model), "steps": step, "target": target,
+                           "reached": accuracy, "train_seconds": seconds}  # fmt: skip
+        role = {"task": asdict(task), "role": "student", "size": asdict(STUDENT_SIZE)}
+        save(model, tokenizer, out, extra={**role, **reports[target]})
+
+    def snapshot(step, batch, row):
+        if "eval_accuracy" not in row:
+            return
+        last.update(accuracy=row["eval_accuracy"], step=step)
+        while pending and row["eval_accuracy"] >= pending[0][0]:
+            keep(*pending.pop(0), step, row["eval_accuracy"])
+        if not pending:
+            raise _AllReached
+
+    try:
+        train(config, model, tokenizer, task, teacher=teacher, progress=True, on_step=snapshot)
+    except _AllReached:
+        pass
+    for target, out in pending:  # never reached: the last model, honestly labelled
+        keep(target, out, last.get("step", config.steps), last["accuracy"])
+    return reports
+
+
 def sparse_reward_section(seeds: int, budget: float, work: Path, quick: bool) -> dict:
-    """Per start accuracy: the race (all racers, RL also at group size 16), the silent-group fraction, the
-    capacity control (SFT on reference solutions from the same start) and OPD's edge and price."""
-    from regimes_sweep import build_student, build_teacher
+    """Per start accuracy: the race (SPARSE_RACERS, RL also at group size 16), the silent-group fraction,
+    the capacity control (SFT on reference solutions from the same start, also at 4x the budget) and OPD's
+    edge and price."""
+    from regimes_sweep import build_teacher
 
     task = AdditionTask(digits=6, style=0.5)
     teacher = work / f"teacher-digits{task.digits}"
@@ -187,11 +240,16 @@ def sparse_reward_section(seeds: int, budget: float, work: Path, quick: bool) ->
     if not quick and built["teacher"].get("sampled_accuracy", 0) < 0.95:
         raise SystemExit(f"the {task.digits}-digit teacher samples only {built['teacher']} right: a weak "
                          "teacher would handicap OPD; train it longer before racing")  # fmt: skip
+    tag = "-quick" if quick else ""
+    students = {t: work / f"student-digits{task.digits}-start{t}{tag}" for t in SPARSE_STARTS}
+    built["students"] = build_students(teacher, list(students), list(students.values()))
     points = []
-    for target in SPARSE_STARTS:
-        student = work / f"student-digits{task.digits}-start{target}{'-quick' if quick else ''}"
-        built[f"student-{target}"] = build_student(teacher, STUDENT_SIZE, target, student)
-        race = run_comparison(CompareConfig(seeds=seeds, budget=budget, snapshot_prompts=1), student, teacher)
+    for target, student in students.items():
+        race = run_comparison(
+            CompareConfig(seeds=seeds, budget=budget, methods=SPARSE_RACERS, snapshot_prompts=1),
+            student,
+            teacher,
+        )
         # RL at group 16 with 1 prompt per step: 16 episodes per step, as many updates as at group 4
         wide = CompareConfig(seeds=seeds, budget=budget, methods=("rl",), group_size=16, snapshot_prompts=1,
                              settings={"rl": {"batch_size": 1}})  # fmt: skip
@@ -212,13 +270,14 @@ def sparse_reward_section(seeds: int, budget: float, work: Path, quick: bool) ->
                     "opd": _silent(race, "opd"),
                 },  # fmt: skip
                 "final_accuracy": {m: e["final_accuracy"] for m, e in combined["methods"].items()},
-                "ratios": _priced(combined, ("rl", "rl-g16", "sft", "sft-reference", "opd-exact", "gkd")),
+                "ratios": _priced(combined, ("rl", "rl-g16", "sft-reference")),
                 "break_even": break_even(summary),
                 "summary": summary,
                 "summary_rl_g16": summary16,
             }
         )
-    return {"task": asdict(task), "seeds": seeds, "budget": budget, "built": built, "points": points}
+    return {"task": asdict(task), "seeds": seeds, "budget": budget, "racers": SPARSE_RACERS, "built": built,
+            "points": points}  # fmt: skip
 
 
 # -- 2. distil an RL-trained model back into its base -------------------------------------------------
@@ -330,16 +389,61 @@ def correction_counts(problems, completions, digits: int) -> dict:
     return {"corrected": corrected, "spurious": spurious, "left_wrong": left_wrong, "rate": rate}
 
 
+def mistake_positions(problems, completions, digits: int) -> list[tuple[int, int]]:
+    """(sample, character) of every separator written right after a locally wrong, unmarked step: where the
+    correction mark would have gone instead."""
+    out = []
+    for i, (problem, completion) in enumerate(zip(problems, completions)):
+        fields = completion.replace(",", ";").split(";")
+        for column, verdict in enumerate(check_steps(problem, completion, digits)):
+            if verdict is False and CORRECTION not in fields[column]:
+                out.append((i, len(";".join(fields[: column + 1]))))
+    return out
+
+
+@torch.no_grad()
+def marker_probability(models: dict, tokenizer, problems, completions, digits: int) -> dict:
+    """Mean probability each model puts on the correction mark at ``mistake_positions``: what the teacher
+    offers after the student's own mistakes, and what the student would write there."""
+    positions = mistake_positions(problems, completions, digits)
+    if not positions:
+        return {name: None for name in models} | {"mistakes": 0}
+    rows = sorted({i for i, _ in positions})
+    prompts = encode_prompts(tokenizer, [problems[i].prompt for i in rows])
+    ids, _ = encode_completions(tokenizer, [completions[i] for i in rows])
+    sequences, row_of = torch.cat([prompts, ids], dim=1), {i: k for k, i in enumerate(rows)}
+    mark = tokenizer.convert_tokens_to_ids(CORRECTION)
+    where = torch.tensor([[row_of[i], prompts.shape[1] + j - 1] for i, j in positions])
+    out = {"mistakes": len(positions)}
+    for name, model in models.items():
+        logits = model(input_ids=sequences).logits[where[:, 0], where[:, 1]]
+        out[name] = float(logits.float().softmax(-1)[:, mark].mean())
+    return out
+
+
 def _corrections_run(teacher_path: str, student_path: str, method: str, seed: int, budget: float, n: int):
     teacher, student, tokenizer, task, config = _race_run(teacher_path, student_path, method, seed, budget)
     train(config, student, tokenizer, task, teacher=teacher, progress=False)
-    return _corrections_of(evaluate(student, tokenizer, task, n=n, seed=PROFILE_SEED, temperature=1.0), task)
+    result = evaluate(student, tokenizer, task, n=n, seed=PROFILE_SEED, temperature=1.0)
+    return _corrections_of(result, task, {"teacher": teacher, "student": student}, tokenizer)
 
 
-def _corrections_of(result, task) -> dict:
-    """Accuracy and correction counts of an evaluation's samples."""
+def _corrections_of(result, task, models: dict, tokenizer) -> dict:
+    """Accuracy and correction counts of an evaluation's samples, and the probability of the mark after the
+    sampler's own unmarked mistakes, under the teacher and under the sampler."""
     counts = correction_counts(result.problems, result.completions, task.digits)
-    return {"accuracy": result.accuracy, **counts}
+    offered = marker_probability(models, tokenizer, result.problems, result.completions, task.digits)
+    return {
+        "accuracy": result.accuracy,
+        **counts,
+        "mark_probability_teacher": offered.get("teacher"),
+        "mark_probability_self": offered.get("student"),
+    }
+
+
+SUPPORT_RACERS = ("sft", "opd", "opd-exact", "sft-reference")
+"""sampled-token and exact OPD against SFT on the teacher's samples; SFT on the reference solutions (which
+carry the corrections) shows the student can learn to write the mark at all"""
 
 
 def support_section(seeds: int, budget: float, work: Path, quick: bool, n: int) -> dict:
@@ -349,18 +453,22 @@ def support_section(seeds: int, budget: float, work: Path, quick: bool, n: int) 
     teacher, student = SWEEP / "teacher-corrections", SWEEP / "student-corrections"
     if not (teacher / "config.json").exists():
         raise SystemExit(f"{teacher} is missing: `python benchmarks/regimes_sweep.py --only corrections`")
-    jobs = [(str(teacher), str(student), m, seed, budget, n) for m in ("sft", "opd", "opd-exact")
+    jobs = [(str(teacher), str(student), m, seed, budget, n) for m in SUPPORT_RACERS
             for seed in range(seeds)]  # fmt: skip
     outputs = iter(run_jobs(_corrections_run, jobs, cores()))
     task = task_of(student)
     corrections = {}
+    teacher_model, tokenizer = load(teacher)
     for name, path in (("teacher", teacher), ("start", student)):
         model, tokenizer = load(path)
         result = evaluate(model, tokenizer, task, n=n, seed=PROFILE_SEED, temperature=1.0)
-        corrections[name] = _corrections_of(result, task)
-    for method in ("sft", "opd", "opd-exact"):
+        models = {"teacher": teacher_model, "student": model}
+        corrections[name] = _corrections_of(result, task, models, tokenizer)
+    for method in SUPPORT_RACERS:
         runs = [next(outputs) for _ in range(seeds)]
-        corrections[method] = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+        corrections[method] = {
+            k: None if None in (values := [r[k] for r in runs]) else float(np.mean(values)) for k in runs[0]
+        }
     return {"corrections": corrections, "lost_skill": _lost_skill(seeds, quick)}
 
 
