@@ -102,3 +102,28 @@ def test_the_break_even_section_prices_every_regime_of_the_committed_map():
             assert abs(point["edge"] / point["price"] / point["flops"] - 1) < 1e-9
         if point["flops_ci"] is not None and point["flops_ci"][0] < 1 < point["flops_ci"][1]:
             assert point["verdict"] == "no clear difference"
+
+
+def test_the_mark_probability_is_read_where_the_mark_would_replace_the_separator():
+    import torch
+
+    from labkit.models import load
+    from labkit.task import Problem
+
+    premises = _premises()
+    p = Problem(357, 489, "357+489=")
+    completions = [
+        "7+9+0=16;5+8+1=15;3+4+1=8;855",
+        "7+9+0=16;5+8+1=14;3+4+1=8;846",
+        "7+9+0=15!7+9+0=16;5+8+1=14;3+4+1=8;846",
+    ]
+    positions = premises.mistake_positions([p] * 3, completions, 3)
+    assert positions == [(0, 17)]  # the one unmarked wrong step (a mistake caught by a mark is not counted)
+    assert completions[0][17] == ";"
+    model, tokenizer = load(ROOT / "data" / "teacher")
+    offered = premises.marker_probability({"m": model}, tokenizer, [p] * 3, completions, 3)
+    ids = tokenizer(p.prompt + completions[0][:17], add_special_tokens=True)["input_ids"]
+    with torch.no_grad():
+        direct = model(input_ids=torch.tensor([ids])).logits[0, -1].softmax(-1)
+    assert offered["mistakes"] == 1
+    assert abs(offered["m"] - float(direct[tokenizer.convert_tokens_to_ids("!")])) < 1e-6

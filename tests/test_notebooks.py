@@ -109,6 +109,22 @@ def check_08(r):
     assert r["sweep_entropy"]["no-style-entropy"] < 0.2 * r["sweep_entropy"]["shipped"]
 
 
+def check_09(r):
+    live = r["live_silent"]
+    assert set(live) == {"4", "16"}
+    for entry in live.values():
+        assert 0 < entry["accuracy"] < 1 and 0 <= entry["silent"] <= 1 and 0 < entry["independent"] < 1
+    assert (
+        live["16"]["silent"] <= live["4"]["silent"]
+    )  # a wider group of the same student is silent less often
+    assert {"break_even", "style_mechanism", "sparse_reward"} <= set(r["sections"])
+    assert len(r["sparse_starts"]) >= 3 and len(set(r["sparse_starts"])) == len(r["sparse_starts"])
+    assert all(0 <= x <= 1 for x in r["sparse_silent_rl"] + r["sparse_capacity_4x"])
+    assert set(r["style_boundary_entropy"]) == {"start", "sft", "opd"}
+    if "teacher-4x" in r["break_even"]:  # a smaller teacher makes an OPD episode cheaper
+        assert r["break_even"]["teacher-4x"]["price"] < r["break_even"]["shipped"]["price"]
+
+
 CHECKS = {
     "00_start_here.ipynb": check_00,
     "01_task_and_teacher.ipynb": check_01,
@@ -119,6 +135,7 @@ CHECKS = {
     "06_continual_learning.ipynb": check_06,
     "07_scale_up.ipynb": check_07,
     "08_when_does_it_win.ipynb": check_08,
+    "09_why.ipynb": check_09,
 }
 
 
