@@ -120,7 +120,7 @@ def check_09(r):
     assert {"break_even", "style_mechanism", "sparse_reward"} <= set(r["sections"])
     assert len(r["sparse_starts"]) >= 3 and len(set(r["sparse_starts"])) == len(r["sparse_starts"])
     assert all(0 <= x <= 1 for x in r["sparse_silent_rl"] + r["sparse_capacity_4x"])
-    assert set(r["style_boundary_entropy"]) == {"start", "sft", "opd"}
+    assert set(r["style_token_entropy"]) == {"start", "sft", "opd"}
     if "teacher-4x" in r["break_even"]:  # a smaller teacher makes an OPD episode cheaper
         assert r["break_even"]["teacher-4x"]["price"] < r["break_even"]["shipped"]["price"]
 

@@ -94,7 +94,7 @@ def class_table(regime: dict, measure: str, who=("start", "sft", "opd")) -> dict
     return out
 
 
-def style_figure(section: dict, classes=("boundary", "digit", "sum", "answer")):
+def style_figure(section: dict, classes=("style", "boundary", "digit", "sum", "answer")):
     """Per token class, after SFT and after OPD: the student's entropy against the teacher's (top) and the
     reverse KL to the teacher (bottom), for the shipped pair (style 0.5) and the zero-style control."""
     import matplotlib.pyplot as plt
@@ -122,9 +122,11 @@ def style_figure(section: dict, classes=("boundary", "digit", "sum", "answer")):
     return fig
 
 
-def advantage_figure(section: dict, classes=("boundary", "digit", "sum", "answer")):
+def advantage_figure(section: dict, classes=("style", "boundary", "digit", "sum", "answer")):
     """OPD's mean per-token advantage (log p_teacher − log p_student of the sampled token) per class, in ten
-    equal slices of training, for each style regime: where the teacher's grades go as the student learns."""
+    equal slices of training, for each style regime: where the teacher's grades go as the student learns. Its
+    expectation over the student's samples is minus the reverse KL on that class: the curve is the reverse KL
+    still to be removed there."""
     import matplotlib.pyplot as plt
 
     regimes = section["regimes"]
