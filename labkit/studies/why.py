@@ -48,10 +48,11 @@ def sparse_figure(section: dict):
     level, per start — in episodes (OPD's edge) and in FLOPs (teacher + student) — with the line at 1 and
     the price of an OPD episode (where the episode ratio must get to for OPD to be cheaper in FLOPs)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     points = sorted(section["points"], key=lambda p: p["start_accuracy"])
     starts = [p["start_accuracy"] for p in points]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.8))
     grid = np.linspace(0.001, 0.6, 200)
     for group, color in ((4, "#d62728"), (16, "#9467bd")):
         left.plot(grid, silent_probability(grid, group), color=color, lw=0.8, ls=":",
@@ -77,7 +78,11 @@ def sparse_figure(section: dict):
     right.axhline(1, color="black", lw=0.8)
     right.set(yscale="log", xlabel="start accuracy (sampled, race set)", title="OPD's edge against the start",
               ylabel="RL's cost / OPD's cost to reach the level")  # fmt: skip
-    right.legend(fontsize=8)
+    right.set_yticks([0.1, 0.2, 0.3, 0.5, 1, 2, 3, 5])
+    right.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    right.yaxis.set_minor_formatter(NullFormatter())
+    # below the axes: the data fill them
+    right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     fig.tight_layout()
     return fig
 
