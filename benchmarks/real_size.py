@@ -361,7 +361,9 @@ def main(argv=None) -> dict:
             print(f"built the models in {folder} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
         shape = {"batch_size": 1, "group_size": GROUP_SIZE, "max_new_tokens": NEW_TOKENS}
         results["settings"] = {"scale": args.scale, "steps": args.steps, "eval_n": args.eval_n, **shape}
-        results["measured"] = {}
+        previous = json.loads(out.read_text()) if out.exists() else {}  # options not rerun keep their rows
+        same = previous.get("settings") == results["settings"]
+        results["measured"] = dict(previous.get("measured", {})) if same else {}
         for option in options:
             extra = ("--measure", option, "--steps", str(args.steps), "--eval-n", str(args.eval_n))
             try:
