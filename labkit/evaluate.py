@@ -83,6 +83,20 @@ def held_out_set(task: Task, n: int, name: str = "race") -> list:
     return kept
 
 
+def sample_problems(model, tokenizer, task: Task, problems: Sequence[Problem], seed: int = 0):
+    """One sampled completion (T=1) per problem, in one batch (the prompts must share a token length, as the
+    addition task's do), from a generator seeded with ``seed``: the :class:`~labkit.sampling.Rollout`, whose
+    token ids the per-token studies score."""
+    return sample(
+        model,
+        encode_prompts(tokenizer, [p.prompt for p in problems]),
+        task.max_completion_length,
+        tokenizer,
+        1.0,
+        torch.Generator(device=next(model.parameters()).device).manual_seed(seed),
+    )
+
+
 def evaluate(
     model,
     tokenizer,

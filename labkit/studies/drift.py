@@ -116,18 +116,10 @@ def drift_profile(student, teacher, tokenizer, task, n: int = 256, seed: int = 0
     """Sample ``n`` held-out rollouts from the student (T=1) and measure how they drift from the teacher."""
     import torch
 
-    from ..encoding import encode_prompts
-    from ..sampling import sample, token_logprobs
+    from ..evaluate import sample_problems
+    from ..sampling import token_logprobs
 
-    problems = task.problems(n, "held_out", seed=seed)
-    rollout = sample(
-        student,
-        encode_prompts(tokenizer, [p.prompt for p in problems]),
-        task.max_completion_length,
-        tokenizer,
-        1.0,
-        torch.Generator().manual_seed(seed),
-    )
+    rollout = sample_problems(student, tokenizer, task, task.problems(n, "held_out", seed=seed), seed)
     with torch.no_grad():
         _, s = token_logprobs(
             student, rollout.sequences, rollout.prompt_length, return_logits=True, vocab_size=len(tokenizer)
@@ -247,10 +239,8 @@ def next_step_accuracy(student, teacher, tokenizer, task, n: int = 512, seed: in
     compare like with like; across students those problems differ (a better student keeps more). Sampling
     is at T=1, as the races evaluate.
     """
-    import torch
-
-    from ..encoding import decode_completions, encode_prompts
-    from ..sampling import sample
+    from ..encoding import decode_completions
+    from ..evaluate import sample_problems
 
     if task.digits < 2:
         raise ValueError("a next step needs at least 2 digits (a step to write after a prefix)")
@@ -258,14 +248,7 @@ def next_step_accuracy(student, teacher, tokenizer, task, n: int = 512, seed: in
     steps = [1 + i % (task.digits - 1) for i in range(n)]
     written = {}
     for name, model in (("teacher", teacher), ("own", student)):
-        rollout = sample(
-            model,
-            encode_prompts(tokenizer, [p.prompt for p in problems]),
-            task.max_completion_length,
-            tokenizer,
-            1.0,
-            torch.Generator().manual_seed(seed + 1),
-        )
+        rollout = sample_problems(model, tokenizer, task, problems, seed + 1)
         texts = decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)
         written[name] = [sampled_prefix(p, t, k, task.digits) for p, t, k in zip(problems, texts, steps)]
     both = [i for i in range(n) if written["teacher"][i] is not None and written["own"][i] is not None]

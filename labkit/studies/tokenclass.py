@@ -134,15 +134,12 @@ def class_profile(student, teacher, tokenizer, task, n: int = 256, seed: int = 0
     -(log p_s - log p_t), each a mean over the class's tokens."""
     from types import SimpleNamespace
 
-    from ..encoding import encode_prompts
+    from ..evaluate import sample_problems
     from ..objectives import entropy, reverse_kl
-    from ..sampling import sample, token_logprobs
+    from ..sampling import token_logprobs
 
     problems = task.problems(n, "held_out", seed=seed)
-    rollout = sample(
-        student, encode_prompts(tokenizer, [p.prompt for p in problems]), task.max_completion_length,
-        tokenizer, 1.0, torch.Generator().manual_seed(seed),
-    )  # fmt: skip
+    rollout = sample_problems(student, tokenizer, task, problems, seed)
     vocab = len(tokenizer)
     s_logp, s_logits = token_logprobs(
         student, rollout.sequences, rollout.prompt_length, return_logits=True, vocab_size=vocab
