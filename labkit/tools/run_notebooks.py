@@ -31,6 +31,13 @@ OFFLINE_PARAMETERS = {
 COMMITTED_PARAMETERS = {
     "07_scale_up.ipynb": {"student_model": "../data/student", "teacher_model": "../data/teacher"}
 }
+# What the parameters cell papermill injects says in a committed notebook (a reader sees it first).
+INJECTED_NOTE = "# Injected by `make notebooks` (papermill): the settings of the run whose outputs are shown."
+INJECTED_NOTES = {
+    "07_scale_up.ipynb": INJECTED_NOTE
+    + "\n# The machine that ran it cannot download hub models, so it used the lab's shipped tiny pair."
+    "\n# Delete this cell to run the real pair set in the cell above (on Colab or a GPU)."
+}
 
 
 class NotebookFailed(RuntimeError):
@@ -91,12 +98,18 @@ def code_hash(nb: dict) -> str:
     return hashlib.sha256("".join(code).encode()).hexdigest()
 
 
-def strip_for_commit(path: str | Path) -> None:
+def strip_for_commit(path: str | Path, name: str | None = None) -> None:
     """Drop what a committed notebook should not carry: saved widget state (megabytes of JSON that GitHub
-    cannot render; every widget cell also leaves a static figure or text) and per-cell timing metadata."""
+    cannot render; every widget cell also leaves a static figure or text) and per-cell timing metadata; say
+    in papermill's injected parameters cell where it comes from (``name``: the notebook's file name)."""
     path = Path(path)
     nb = json.loads(path.read_text())
     nb["metadata"].pop("widgets", None)
+    for cell in nb["cells"]:
+        if "injected-parameters" in cell["metadata"].get("tags", []):
+            source = "".join(cell["source"]).removeprefix("# Parameters\n")
+            note = INJECTED_NOTES.get(name or path.name, INJECTED_NOTE)
+            cell["source"] = (note + "\n" + source).splitlines(keepends=True)
     nb["metadata"]["labkit"] = {"code_sha256": code_hash(nb)}
     for cell in nb["cells"]:
         cell["metadata"].pop("execution", None)
@@ -145,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             extra = {} if args.hub else offline.get(path.name, {})
             results = execute(path, out, {"quick": args.quick, **extra}, timeout=3600)
             if args.in_place:
-                strip_for_commit(out)
+                strip_for_commit(out, path.name)
                 os.replace(out, path)
             print(f"{path.name}: ok -> {path if args.in_place else out}  {json.dumps(results)[:200]}")
         except Exception as exc:  # keep going: one broken notebook should not hide the others
