@@ -7,8 +7,11 @@ the final student is used), ``--seeds`` times. Each trained student, and the sta
 step after four kinds of prefix on the same held-out problems (``drift.next_step_accuracy``): its own
 correct steps, the same with the last step planted wrong (carry kept), the teacher's correct steps and the
 task's reference steps; recovery = planted / own, with a 95% interval (seeds and problems resampled). Also:
-compounding on its own rollouts (step error rate after a first mistake over before
-it). Writes benchmarks/results/recovery.json and recovery.md (the table docs/results.md shows).
+compounding on its own rollouts (step error rate after a first mistake over before it), raw and matched for
+difficulty (``drift.sampled_compounding``: 8 samples of each of the first half of the problems; each step
+after a first mistake against clean-prefix samples of the same problem and column; split by what the first
+mistake did to the carry, and whether the next step reads the carry as written). Writes
+benchmarks/results/recovery.json and recovery.md (the table docs/results.md shows).
 """
 
 import argparse
@@ -19,13 +22,20 @@ import numpy as np
 
 from labkit.evaluate import evaluate
 from labkit.studies.compare import RACERS, CompareConfig, run_comparison
-from labkit.studies.drift import PREFIX_KINDS, error_compounding, next_step_accuracy
+from labkit.studies.drift import (
+    MISTAKE_KINDS,
+    PREFIX_KINDS,
+    error_compounding,
+    next_step_accuracy,
+    sampled_compounding,
+)
 from labkit.tools.checkpoint import write_json_atomic, write_text_atomic
 from labkit.tools.notebook import load_lab
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 PROBLEM_SEED = 77  # held-out problems of the measurement (fixed across students)
+MATCHED_SAMPLES = 8  # completions per problem for the difficulty-matched compounding
 
 
 def measure(student, teacher, tokenizer, task, n: int) -> dict:
@@ -33,11 +43,41 @@ def measure(student, teacher, tokenizer, task, n: int) -> dict:
     steps = next_step_accuracy(student, teacher, tokenizer, task, n=n, seed=PROBLEM_SEED)
     rollouts = evaluate(student, tokenizer, task, n=n, temperature=1.0, seed=PROBLEM_SEED)
     c = error_compounding(rollouts.problems, rollouts.completions, task.digits)
+    m = sampled_compounding(
+        student, tokenizer, task, rollouts.problems[: n // 2], MATCHED_SAMPLES, seed=PROBLEM_SEED + 1
+    )
     return {
+        "matched": {"all": [m.observed, m.expected], **{k: list(v) for k, v in m.by_kind.items()}},
+        "carry_read": m.carry_read,
+        "carry_recomputed": m.carry_recomputed,
         "outcomes": {k: [int(x) for x in v] for k, v in steps.outcomes.items()},
         "clean_error_rate": c.clean_error_rate,
         "after_error_rate": c.after_error_rate,
         "accuracy": rollouts.accuracy,
+    }
+
+
+def _matched(runs: list[dict], part: str, n_boot: int = 1000) -> dict:
+    """The difficulty-matched compounding ratio of ``part`` ("all" or one of ``MISTAKE_KINDS``) pooled over
+    seeds, with a 95% interval from resampling seeds and, within each, problems; the after-mistake steps'
+    error count beside it."""
+    rng = np.random.default_rng(1)
+    pairs = [np.asarray(r["matched"][part]) for r in runs]  # each [2, problems]: observed, expected
+    boot = []
+    for _ in range(n_boot):
+        observed = expected = 0.0
+        for i in rng.integers(0, len(pairs), len(pairs)):
+            index = rng.integers(0, pairs[i].shape[1], pairs[i].shape[1])
+            observed += pairs[i][0, index].sum()
+            expected += pairs[i][1, index].sum()
+        boot.append(observed / expected if expected > 0 else np.nan)
+    observed = float(sum(pair[0].sum() for pair in pairs))
+    expected = float(sum(pair[1].sum() for pair in pairs))
+    return {
+        "ratio": observed / expected if expected > 0 else None,
+        "ci": [float(x) for x in np.nanpercentile(boot, [2.5, 97.5])],
+        "errors": observed,
+        "expected_errors": expected,
     }
 
 
@@ -58,6 +98,8 @@ def summarize_student(runs: list[dict], n_boot: int = 1000) -> dict:
         boot.append(np.mean(pooled["planted"]) / own if own > 0 else np.nan)
     clean = float(np.mean([r["clean_error_rate"] for r in runs]))
     after = float(np.mean([r["after_error_rate"] for r in runs]))
+    read = sum(r["carry_read"] for r in runs)
+    recomputed = sum(r["carry_recomputed"] for r in runs)
     return {
         "next_step": rates,
         "problems": int(np.mean([len(r["outcomes"]["own"]) for r in runs])),
@@ -66,15 +108,23 @@ def summarize_student(runs: list[dict], n_boot: int = 1000) -> dict:
         "clean_error_rate": clean,
         "after_error_rate": after,
         "compounding_ratio": after / clean if clean > 0 else None,
+        "matched_compounding": {part: _matched(runs, part) for part in ("all", *MISTAKE_KINDS)},
+        "carry_read": read,
+        "carry_recomputed": recomputed,
         "accuracy": float(np.mean([r["accuracy"] for r in runs])),
     }
+
+
+def _ratio_cell(entry: dict) -> str:
+    low, high = entry["ci"]
+    return "–" if entry["ratio"] is None else f"{entry['ratio']:.2f}× ({low:.2f}–{high:.2f})"
 
 
 def table(results: dict) -> str:
     lines = [
         "| student | accuracy | problems | own prefix | planted | recovery (95%) | teacher's prefix "
-        "| reference | compounding |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| reference | compounding, raw | matched for difficulty (95%) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results["students"].items():
         s, (low, high) = r["next_step"], r["recovery_ci"]
@@ -82,8 +132,22 @@ def table(results: dict) -> str:
         recovery = "–" if r["recovery"] is None else f"{r['recovery']:.2f} ({low:.2f}–{high:.2f})"
         lines.append(
             f"| {name} | {r['accuracy']:.1%} | {r['problems']} | {s['own']:.1%} | {s['planted']:.1%} "
-            f"| {recovery} | {s['teacher']:.1%} | {s['reference']:.1%} | {ratio} |"
+            f"| {recovery} | {s['teacher']:.1%} | {s['reference']:.1%} | {ratio} "
+            f"| {_ratio_cell(r['matched_compounding']['all'])} |"
         )
+    lines += [
+        "",
+        "| student | "
+        + " | ".join(f"after a first mistake: {k}" for k in MISTAKE_KINDS)
+        + " | after a carry flip, the next step takes the carry as written |",
+        "|---" * (2 + len(MISTAKE_KINDS)) + "|",
+    ]
+    for name, r in results["students"].items():
+        parts = [r["matched_compounding"][k] for k in MISTAKE_KINDS]
+        cells = [f"{_ratio_cell(p)}, {p['errors']:.0f} errors" for p in parts]
+        total = r["carry_read"] + r["carry_recomputed"]
+        read = f"{r['carry_read'] / total:.0%} of {total}" if total else "–"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {read} |")
     return "\n".join(lines) + "\n"
 
 

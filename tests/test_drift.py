@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from labkit.studies.drift import drift_from_logits, drift_profile, error_compounding
+from labkit.studies.drift import drift_from_logits, drift_profile, error_compounding, matched_compounding
 from labkit.task import Problem
 
 
@@ -67,6 +67,55 @@ def test_error_compounding_counts_steps_after_a_first_mistake():
     assert result.first_error_column == [0] and math.isclose(result.ratio, 0.5 / 0.25)
 
 
+def _synthetic_samples(compounding: float, samples: int = 40, problems: int = 300, digits: int = 4):
+    """Completions whose steps go wrong independently at a per-problem rate (easy and hard problems), that
+    rate multiplied by ``compounding`` after a first mistake."""
+    import random
+
+    rng = random.Random(0)
+    out_problems, out_samples = [], []
+    for _ in range(problems):
+        a, b = rng.randrange(10**digits), rng.randrange(10**digits)
+        rate = rng.choice([0.02, 0.3])  # difficulty varies between problems
+        a_digits, b_digits = f"{a:0{digits}d}"[::-1], f"{b:0{digits}d}"[::-1]
+        completions = []
+        for _ in range(samples):
+            steps, carry, seen = [], 0, False
+            for j in range(digits):
+                x, y = int(a_digits[j]), int(b_digits[j])
+                wrong = rng.random() < rate * (compounding if seen else 1)
+                total = x + y + carry + (1 if wrong else 0)
+                steps.append(f"{x}+{y}+{carry}={total}")
+                carry, seen = total // 10, seen or wrong
+            completions.append(";".join(steps) + ";0")
+        out_problems.append(Problem(a, b, f"{a}+{b}="))
+        out_samples.append(completions)
+    return out_problems, out_samples
+
+
+def test_matched_compounding_removes_difficulty_and_keeps_real_compounding():
+    problems, samples = _synthetic_samples(compounding=1.0)
+    flat = [c for cs in samples for c in cs]
+    raw = error_compounding([p for p, cs in zip(problems, samples) for _ in cs], flat, 4).ratio
+    matched = matched_compounding(problems, samples, 4)
+    assert raw > 1.5  # the raw ratio sees compounding where there is only difficulty
+    low, high = matched.interval()
+    assert 0.85 < matched.ratio < 1.15 and low < 1 < high
+    problems, samples = _synthetic_samples(compounding=2.0)
+    matched = matched_compounding(problems, samples, 4)
+    assert 1.7 < matched.ratio < 2.3 and matched.interval()[0] > 1.4
+
+
+def test_matched_compounding_leaves_out_columns_no_clean_sample_reached():
+    p = Problem(357, 489, "357+489=")
+    # one sample: a first-step mistake; nothing clean to compare its later steps with
+    result = matched_compounding([p], [["7+9+0=15;5+8+1=14;3+4+1=9;945"]], 3)
+    assert result.observed == [0.0] and result.expected == [0.0] and result.ratio is None
+    # a clean sample right at columns 1 and 2: the mistaken sample's later errors are unexpected
+    result = matched_compounding([p], [["7+9+0=15;5+8+1=14;3+4+1=9;945", "7+9+0=16;5+8+1=14;3+4+1=8;846"]], 3)
+    assert result.observed == [1.0] and result.expected == [0.0] and result.ratio is None
+
+
 def test_facts_and_mixed_tasks_share_prompt_lengths_and_verify():
     import random
 
@@ -106,6 +155,19 @@ def test_a_planted_mistake_breaks_only_the_last_step_and_keeps_its_style_and_car
         assert sampled_prefix(problem, planted + "1;", 3, 4) is None
 
 
+def test_a_planted_mistake_rewrites_the_last_try_of_a_corrected_step():
+    import random
+
+    from labkit.studies.drift import plant_mistake
+    from labkit.task import check_steps
+
+    p = Problem(357, 489, "357+489=")
+    prefix = "7+9+0=16;5+8+1=13! 5+8+1=14;"  # students can write the correction mark the task never shows
+    assert check_steps(p, prefix, 3)[:2] == [True, True]
+    planted = plant_mistake(prefix, random.Random(0))
+    assert planted.startswith("7+9+0=16;5+8+1=13! ") and check_steps(p, planted, 3)[:2] == [True, False]
+
+
 def test_next_step_accuracy_separates_a_skilled_model_from_an_untrained_one(shipped, tiny_student):
     from labkit.studies.drift import PREFIX_KINDS, next_step_accuracy
 
@@ -116,3 +178,24 @@ def test_next_step_accuracy_separates_a_skilled_model_from_an_untrained_one(ship
     assert skilled.rate("own") > 0.9 and skilled.rate("planted") > 0.8
     untrained = next_step_accuracy(tiny_student, teacher, tokenizer, task, n=48, seed=5)
     assert untrained.total["own"] <= 2  # an untrained model never writes a right prefix to test on
+
+
+def test_first_mistakes_are_told_apart_by_what_they_do_to_the_carry():
+    from labkit.studies.drift import first_mistake_kind, true_carries
+
+    p = Problem(357, 489, "357+489=")
+    assert true_carries(p, 3) == [0, 1, 1]
+    assert first_mistake_kind(p, "7+9+0=15;5+8+1=14;3+4+1=8;856", 0, 3) == "carry kept"
+    assert first_mistake_kind(p, "7+9+0=6;5+8+0=13;3+4+1=8;836", 0, 3) == "carry flipped"
+    assert first_mistake_kind(p, "7+9+0=x;5+8+1=14;3+4+1=8;846", 0, 3) == "garbled or missing"
+    assert first_mistake_kind(p, "7+9+0=16;5+8+1", 1, 3) == "garbled or missing"
+    samples = [
+        "7+9+0=16;5+8+1=14;3+4+1=8;846",  # clean
+        "7+9+0=6;5+8+0=13;3+4+1=8;836",  # flipped, then reads the carry it wrote: locally right
+        "7+9+0=6;5+8+1=14;3+4+1=8;846",  # flipped, then recomputes the true carry: locally wrong
+        "7+9+0=15;5+8+1=14;3+4+1=8;856",  # carry kept, then right
+    ]
+    result = matched_compounding([p], [samples], 3)
+    assert (result.carry_read, result.carry_recomputed) == (1, 1)
+    assert result.by_kind["carry flipped"][0] == [1.0] and result.by_kind["carry kept"][0] == [0.0]
+    assert result.observed == [1.0] and result.kind("carry flipped").observed == [1.0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from ..task import Problem, check_steps
+from ..task import CORRECTION, Problem, check_steps
 
 
 @dataclass
@@ -55,6 +55,142 @@ def error_compounding(problems: list[Problem], completions: list[str], digits: i
                     firsts.append(column)
             seen_error |= wrong
     return Compounding(clean, clean_err, after, after_err, firsts)
+
+
+MISTAKE_KINDS = ("carry kept", "carry flipped", "garbled or missing")
+"""What a first mistake did (:func:`first_mistake_kind`): a wrong step whose carry-out is still the true one,
+one whose carry-out is wrong (the next column's right carry-in changes), or a step that cannot be read."""
+
+
+@dataclass
+class MatchedCompounding:
+    """Compounding with difficulty matched: each step written after a first mistake is compared with the
+    error rate of clean-prefix steps at the same column of the same problem (the student's other samples).
+
+    ``observed[i]`` and ``expected[i]`` are problem ``i``'s errors after a first mistake and the errors its
+    clean rates predict for those steps (problems without a step to compare count 0 in both); ``by_kind``
+    splits both by what the first mistake was (:data:`MISTAKE_KINDS`). After a first mistake that flipped the
+    carry, ``carry_read`` counts next steps that take the carry as written, ``carry_recomputed`` those that
+    take the true carry instead (judged locally, a mistake)."""
+
+    observed: list[float]
+    expected: list[float]
+    by_kind: dict[str, tuple[list[float], list[float]]]
+    carry_read: int = 0
+    carry_recomputed: int = 0
+
+    @property
+    def ratio(self) -> float | None:
+        """Observed / expected errors after a first mistake: 1 means no compounding beyond the problem's and
+        the column's difficulty (None without expected errors)."""
+        expected = sum(self.expected)
+        return sum(self.observed) / expected if expected > 0 else None
+
+    def kind(self, name: str) -> MatchedCompounding:
+        """The same measure over the steps after first mistakes of one kind only."""
+        observed, expected = self.by_kind[name]
+        return MatchedCompounding(observed, expected, {name: (observed, expected)})
+
+    def interval(self, confidence: float = 0.95, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+        """A bootstrap interval of :attr:`ratio` over problems."""
+        import numpy as np
+
+        observed, expected = np.asarray(self.observed), np.asarray(self.expected)
+        picks = np.random.default_rng(seed).integers(0, len(observed), (resamples, len(observed)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios = observed[picks].sum(1) / expected[picks].sum(1)
+        ratios = ratios[np.isfinite(ratios)]
+        if ratios.size == 0:  # no problem had a step to compare
+            return float("nan"), float("nan")
+        tail = (1 - confidence) / 2
+        return float(np.quantile(ratios, tail)), float(np.quantile(ratios, 1 - tail))
+
+
+def _step_numbers(completion: str, column: int) -> tuple[int, int, int, int] | None:
+    """``(x, y, carry_in, total)`` as written in a completion's step for ``column``, or None if unreadable."""
+    fields = completion.replace(",", ";").split(";")
+    if column >= len(fields) - 1:
+        return None
+    try:
+        left, total = fields[column].rsplit(CORRECTION, 1)[-1].strip().split("=")
+        x, y, c = (int(v) for v in left.split("+"))
+        return x, y, c, int(total)
+    except ValueError:
+        return None
+
+
+def true_carries(problem: Problem, digits: int) -> list[int]:
+    """The carry into each column of ``problem``'s addition (column 0 = ones)."""
+    carries, carry = [], 0
+    for j in range(digits):
+        carries.append(carry)
+        carry = (problem.a // 10**j % 10 + problem.b // 10**j % 10 + carry) // 10
+    return carries
+
+
+def first_mistake_kind(problem: Problem, completion: str, column: int, digits: int) -> str:
+    """Which of :data:`MISTAKE_KINDS` a completion's first mistake (at ``column``, after right steps) is."""
+    numbers = _step_numbers(completion, column)
+    if numbers is None:
+        return "garbled or missing"
+    x, y, c, total = numbers
+    right = (
+        problem.a // 10**column % 10 + problem.b // 10**column % 10 + true_carries(problem, digits)[column]
+    )
+    return "carry kept" if total // 10 == right // 10 else "carry flipped"
+
+
+def matched_compounding(problems: list[Problem], samples: list[list[str]], digits: int) -> MatchedCompounding:
+    """:class:`MatchedCompounding` from several sampled completions per problem (``samples[i]`` for
+    ``problems[i]``; steps judged as in :func:`error_compounding`, a missing step a mistake). A step after a
+    first mistake at column ``j`` is expected to go wrong at the rate clean-prefix samples of the same
+    problem went wrong at ``j``; a column no clean sample reached is left out of both counts."""
+    observed, expected = [], []
+    by_kind = {k: ([], []) for k in MISTAKE_KINDS}
+    read = recomputed = 0
+    for problem, completions in zip(problems, samples):
+        clean: dict[int, list[bool]] = {}
+        after: dict[str, dict[int, list[bool]]] = {k: {} for k in MISTAKE_KINDS}
+        for completion in completions:
+            kind = None
+            for column, verdict in enumerate(check_steps(problem, completion, digits)):
+                wrong = verdict is not True
+                if kind is None:
+                    clean.setdefault(column, []).append(wrong)
+                    if wrong:
+                        kind = first_mistake_kind(problem, completion, column, digits)
+                        first = column
+                    continue
+                after[kind].setdefault(column, []).append(wrong)
+                if kind == "carry flipped" and column == first + 1 and _step_numbers(completion, column):
+                    carry_in = _step_numbers(completion, column)[2]
+                    written = _step_numbers(completion, first)[3] // 10
+                    read += carry_in == written
+                    recomputed += carry_in == true_carries(problem, digits)[column] != written
+        totals = [0.0, 0.0]
+        for k in MISTAKE_KINDS:
+            columns = [j for j in after[k] if clean.get(j)]
+            o = float(sum(sum(after[k][j]) for j in columns))
+            e = sum(len(after[k][j]) * sum(clean[j]) / len(clean[j]) for j in columns)
+            by_kind[k][0].append(o)
+            by_kind[k][1].append(e)
+            totals = [totals[0] + o, totals[1] + e]
+        observed.append(totals[0])
+        expected.append(totals[1])
+    return MatchedCompounding(observed, expected, by_kind, read, recomputed)
+
+
+def sampled_compounding(model, tokenizer, task, problems: list[Problem], samples: int = 8, seed: int = 0):
+    """:func:`matched_compounding` of ``samples`` completions (T=1) per problem, written by ``model``."""
+    from ..evaluate import evaluate
+
+    result = evaluate(
+        model, tokenizer, task, seed=seed, problems=[p for p in problems for _ in range(samples)]
+    )
+    completions = result.completions
+    return matched_compounding(
+        problems, [completions[i * samples : (i + 1) * samples] for i in range(len(problems))], task.digits
+    )
 
 
 UNLIKELY = 0.05  # a token the teacher gives less than 5% is one it "finds unlikely"
@@ -174,7 +310,7 @@ def plant_mistake(prefix: str, rng: random.Random) -> str:
     from ..task import _mistaken_step
 
     body, separator = prefix[:-1], prefix[-1]
-    cut = max(body.rfind(";"), body.rfind(",")) + 1
+    cut = max(body.rfind(";"), body.rfind(","), body.rfind(CORRECTION)) + 1  # a corrected step: its last try
     head, last = body[:cut], body[cut:]
     pad = last[: len(last) - len(last.lstrip(" "))]
     left, total = last.strip().split("=")
