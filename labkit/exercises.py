@@ -103,7 +103,7 @@ EXERCISES = {
     ),
     "grpo_advantages": Exercise(
         "grpo_advantages(rewards [prompts, group]) -> [prompts, group]: "
-        "(r - group mean) / (group std + 1e-6),"
+        "(r - group mean) / (group std + 1e-6), the population std (divide by the group size),"
         " exactly 0 in a group whose rewards are all equal",
         objectives.grpo_advantages,
         [_rewards],
@@ -112,7 +112,8 @@ EXERCISES = {
                 lambda r: (r - r.mean(1, keepdim=True)) / r.std(1, keepdim=True, unbiased=False)
             ),
             "normalise within each group (one prompt's samples), not over the whole batch": _whole_batch_grpo,
-            "use the population std (unbiased=False, divide by the group size), as GRPO does": _unbiased_grpo,
+            "use the population std (unbiased=False: divide by the group size), as this lab's GRPO does "
+            "(TRL's GRPOTrainer uses the sample std: a variant, not the one checked here)": _unbiased_grpo,
             "subtract the group mean: an advantage says better or worse than the other samples "
             "of the prompt": (lambda r: r / (r.std(1, keepdim=True, unbiased=False) + 1e-6)),
         },
