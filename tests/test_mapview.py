@@ -57,3 +57,21 @@ def test_the_break_even_arithmetic_is_the_measured_flops_ratio():
     assert abs(point["edge"] / point["price"] / point["flops"] - 1) < 1e-9
     assert point["edge_ci"][0] < point["edge"] < point["edge_ci"][1]
     assert point["verdict"] == "rl cheaper" and point["flops_ci"][1] < 1  # the verdict is the interval's
+
+
+def test_the_style_control_reads_the_committed_map_and_race_curves_draw_every_seed():
+    import json
+    from pathlib import Path
+
+    from labkit.studies.costs import pair_ratio
+    from labkit.studies.mapview import race_curves_figure, style_control
+
+    results = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+    sweep = json.loads((results / "regimes_sweep.json").read_text())["regimes"]
+    lines = style_control(sweep)
+    flops = pair_ratio(sweep["no-style-entropy"]["summary"], "flops", "sft")["ratio"]
+    assert lines[0].startswith("SFT / OPD, flops") and f"without {flops:.2f}x" in lines[0]
+    shipped = json.loads((results / "side_by_side.json").read_text())
+    fig = race_curves_figure({"a": shipped, "b": shipped})
+    seeds = sum(len(e["curves"]) for e in shipped["methods"].values())
+    assert len(fig.axes) == 2 and all(len(ax.lines) == seeds for ax in fig.axes)

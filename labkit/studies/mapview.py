@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import plots
-from .costs import ACCOUNTINGS, verdict
+from .costs import ACCOUNTINGS, pair_ratio, verdict
 
 REGIMES = (
     "shipped",
@@ -77,6 +77,41 @@ def intervals_apart(a: dict, b: dict) -> bool:
     """Whether two priced rows' intervals (or seed ranges) do not overlap."""
     (a_low, a_high), (b_low, b_high) = a.get("ci") or a["range"], b.get("ci") or b["range"]
     return a_low > b_high or b_low > a_high
+
+
+def race_curves_figure(races: dict[str, dict]):
+    """One panel per race (``{label: compare.summarize(...)}``): every seed's held-out accuracy against FLOPs
+    (teacher + student), log axis, the start left out."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(races), figsize=(5.5 * len(races), 3.6), sharey=True, squeeze=False)
+    for ax, (label, summary) in zip(axes[0], races.items()):
+        for method, entry in summary["methods"].items():
+            for k, curve in enumerate(entry["curves"]):
+                ax.plot(curve["flops"][1:], curve["accuracy"][1:], color=plots.METHOD_COLORS.get(method),
+                        alpha=0.8, label=method if k == 0 else None)  # fmt: skip
+        ax.set(xscale="log", xlabel="FLOPs (teacher + student)", title=label)
+        ax.legend()
+    axes[0][0].set_ylabel("held-out accuracy (T=1)")
+    fig.tight_layout()
+    return fig
+
+
+def style_control(sweep: dict, with_style: str = "shipped", without: str = "no-style-entropy") -> list[str]:
+    """The style-entropy control read off, one sentence per accounting: SFT / OPD with the teacher's free
+    choices and without them, and whether the two intervals overlap."""
+    lines = []
+    for accounting in ACCOUNTINGS:
+        priced = [pair_ratio(sweep[n]["summary"], accounting, "sft") for n in (with_style, without)]
+        a, b = (p["ratio"] for p in priced)
+        if a is None or b is None:
+            continue
+        apart = "do not overlap" if intervals_apart(*priced) else "overlap"
+        lines.append(
+            f"SFT / OPD, {accounting:18s}: with style entropy {a:.2f}x, without {b:.2f}x "
+            f"(the intervals {apart})"
+        )
+    return lines
 
 
 def ratio_figure(
