@@ -61,6 +61,8 @@ def check_05(r):
     # recovery from a planted mistake: every student measured after every kind of prefix
     assert set(r["next_step"]) == {"start", *r["curves_per_method"]}
     assert all(0 <= v <= 1 for rates in r["next_step"].values() for v in rates.values())
+    # compounding matched for difficulty is measured where there are mistakes to match (the start has many)
+    assert set(r["matched_compounding"]) == set(r["next_step"]) and r["matched_compounding"]["start"] > 0
     trained = [r["next_step"][m]["reference"] for m in r["curves_per_method"]]
     assert sum(trained) / len(trained) > r["next_step"]["start"]["reference"]  # training teaches the step
 

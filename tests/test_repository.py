@@ -43,14 +43,79 @@ def test_there_are_notebooks():
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_is_committed_without_outputs(notebook):
+def test_notebook_is_committed_executed_at_full_settings(notebook):
+    from labkit.tools.run_notebooks import code_hash
+
     nb = json.loads(notebook.read_text())
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "code":
-            assert cell.get("outputs") == [] and cell.get("execution_count") is None, (
-                f"{notebook.name} has outputs; clear them before committing "
-                "(Edit > Clear Outputs of All Cells)"
-            )
+    rerun = f"; rerun `make notebooks` (or `python -m labkit.tools.run_notebooks --in-place {notebook}`)"
+    papermill = nb["metadata"].get("papermill")
+    assert papermill, f"{notebook.name} is committed without its outputs" + rerun
+    assert papermill["parameters"].get("quick") is False, f"{notebook.name} was run at quick settings" + rerun
+    assert nb["metadata"].get("labkit", {}).get("code_sha256") == code_hash(nb), (
+        f"{notebook.name}'s code changed after its outputs were made" + rerun
+    )
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(c["execution_count"] is not None for c in code), f"{notebook.name} has cells that never ran"
+    errors = [o["ename"] for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors, f"{notebook.name} carries errors: {errors}" + rerun
+    figures = [o for c in code for o in c["outputs"] if "image/png" in o.get("data", {})]
+    assert figures, f"{notebook.name} shows no figure"
+    assert "widgets" not in nb["metadata"], f"{notebook.name} carries widget state" + rerun
+    assert notebook.stat().st_size < 2_000_000, f"{notebook.name} is {notebook.stat().st_size:,} bytes"
+
+
+def test_strip_for_commit_drops_widgets_and_timings_and_labels_the_injected_parameters(tmp_path):
+    from labkit.tools.run_notebooks import INJECTED_NOTE, WIDGET_VIEW, code_hash, strip_for_commit
+
+    cell = {"cell_type": "code", "execution_count": 1, "outputs": [], "source": ["x = 1"]}
+    nb = {
+        "metadata": {"widgets": {"state": "x" * 1000}},
+        "cells": [
+            {**cell, "metadata": {"tags": ["parameters"]}, "source": ["quick = True"]},
+            {
+                **cell,
+                "metadata": {"tags": ["injected-parameters"]},
+                "source": ["# Parameters\n", "quick = False\n"],
+            },
+            {
+                **cell,
+                "metadata": {"execution": {"a": 1}, "papermill": {"duration": 1.0, "status": "completed"}},
+                "outputs": [
+                    {"output_type": "display_data", "data": {WIDGET_VIEW: {}, "text/plain": ["HBox()"]}},
+                    {"output_type": "stream", "name": "stdout", "text": ["kept\n"]},
+                ],
+            },
+        ],
+    }
+    path = tmp_path / "00_x.running.ipynb"
+    path.write_text(json.dumps(nb))
+    strip_for_commit(path, "00_x.ipynb")
+    out = json.loads(path.read_text())
+    assert "widgets" not in out["metadata"] and out["metadata"]["labkit"]["code_sha256"] == code_hash(out)
+    assert "".join(out["cells"][1]["source"]) == INJECTED_NOTE + "\nquick = False"
+    assert out["cells"][2]["metadata"] == {"papermill": {"status": "completed"}}
+    assert [o["output_type"] for o in out["cells"][2]["outputs"]] == ["stream"]  # the progress bar is gone
+    assert code_hash(out) != code_hash(nb)  # the note is code the hash covers
+    strip_for_commit(path, "00_x.ipynb")
+    assert json.loads(path.read_text()) == out  # stripping twice changes nothing
+
+
+def test_the_forgetting_table_is_the_committed_notebook_06_run():
+    from labkit.tools.run_notebooks import read_results
+
+    rows = read_results(ROOT / "notebooks" / "06_continual_learning.ipynb")["rows"]
+    section = (ROOT / "docs" / "results.md").read_text().split("## Forgetting and recovery")[1]
+    table = [line for line in section.splitlines() if line.startswith("| ")][1:]
+    assert len(table) == len(rows) == 4
+    for row, line in zip(rows, table):
+        assert f"| {row['knowledge']:.1%} | {row['skill']:.1%} |" in line, (row, line)
+    # the README's forgetting line quotes the same run
+    start, full, mixed, _ = rows
+    readme = (ROOT / "README.md").read_text()
+    assert (
+        f"from {start['skill']:.1%} to {full['skill']:.1%}" in readme
+        and f"keeps {mixed['skill']:.1%}" in readme
+    )
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])

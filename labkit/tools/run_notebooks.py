@@ -31,6 +31,7 @@ OFFLINE_PARAMETERS = {
 COMMITTED_PARAMETERS = {
     "07_scale_up.ipynb": {"student_model": "../data/student", "teacher_model": "../data/teacher"}
 }
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 # What the parameters cell papermill injects says in a committed notebook (a reader sees it first).
 INJECTED_NOTE = "# Injected by `make notebooks` (papermill): the settings of the run whose outputs are shown."
 INJECTED_NOTES = {
@@ -100,18 +101,23 @@ def code_hash(nb: dict) -> str:
 
 def strip_for_commit(path: str | Path, name: str | None = None) -> None:
     """Drop what a committed notebook should not carry: saved widget state (megabytes of JSON that GitHub
-    cannot render; every widget cell also leaves a static figure or text) and per-cell timing metadata; say
+    cannot render; every widget cell also leaves a static figure or text), the widget outputs that need it
+    (progress bars) and per-cell timing metadata; say
     in papermill's injected parameters cell where it comes from (``name``: the notebook's file name)."""
     path = Path(path)
     nb = json.loads(path.read_text())
     nb["metadata"].pop("widgets", None)
     for cell in nb["cells"]:
         if "injected-parameters" in cell["metadata"].get("tags", []):
-            source = "".join(cell["source"]).removeprefix("# Parameters\n")
-            note = INJECTED_NOTES.get(name or path.name, INJECTED_NOTE)
-            cell["source"] = (note + "\n" + source).splitlines(keepends=True)
+            source = "".join(cell["source"])
+            if not source.startswith(INJECTED_NOTE):  # stripping twice changes nothing
+                note = INJECTED_NOTES.get(name or path.name, INJECTED_NOTE)
+                source = note + "\n" + source.removeprefix("# Parameters\n")
+            cell["source"] = source.rstrip("\n").splitlines(keepends=True)  # as `ruff format` leaves a cell
     nb["metadata"]["labkit"] = {"code_sha256": code_hash(nb)}
     for cell in nb["cells"]:
+        if cell["cell_type"] == "code":  # a live widget (a progress bar) is nothing without its state
+            cell["outputs"] = [o for o in cell["outputs"] if WIDGET_VIEW not in o.get("data", {})]
         cell["metadata"].pop("execution", None)
         papermill = cell["metadata"].get("papermill")
         if papermill is not None:
