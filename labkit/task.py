@@ -196,6 +196,20 @@ def final_answer(completion: str) -> int | None:
     return int(field)
 
 
+def written_step(completion: str, column: int) -> tuple[int, int, int, int] | None:
+    """``(x, y, carry_in, total)`` as written in ``completion``'s step for ``column`` (after a correction
+    mark, its last try), or None where the step is missing or cannot be read."""
+    fields = completion.replace(",", ";").split(";")
+    if column >= len(fields) - 1:  # the last field is the answer, not a step
+        return None
+    try:
+        left, total = fields[column].rsplit(CORRECTION, 1)[-1].strip().split("=")
+        x, y, c = (int(v) for v in left.split("+"))
+        return x, y, c, int(total)
+    except ValueError:
+        return None
+
+
 def check_steps(problem: Problem, completion: str, digits: int) -> list[bool | None]:
     """For each column, whether the step written for it is locally right; None where it is missing.
 
@@ -207,22 +221,16 @@ def check_steps(problem: Problem, completion: str, digits: int) -> list[bool | N
     """
     a_digits = [int(c) for c in f"{problem.a:0{digits}d}"][::-1]
     b_digits = [int(c) for c in f"{problem.b:0{digits}d}"][::-1]
-    fields = completion.replace(",", ";").split(";")
+    steps = len(completion.replace(",", ";").split(";")) - 1  # the last field is the answer, not a step
     verdicts: list[bool | None] = []
     carry_in = 0
     for column in range(digits):
-        if column >= len(fields) - 1:  # the last field is the answer, not a step
-            verdicts.append(None)
-            continue
-        step = fields[column].rsplit(CORRECTION, 1)[-1].strip()
-        try:
-            left, total = step.split("=")
-            x, y, c = (int(v) for v in left.split("+"))
-            total = int(total)
-        except ValueError:
-            verdicts.append(False)
+        numbers = written_step(completion, column)
+        if numbers is None:  # missing, or written but unreadable
+            verdicts.append(None if column >= steps else False)
             carry_in = 0
             continue
+        x, y, c, total = numbers
         right_digits = sorted((x, y)) == sorted((a_digits[column], b_digits[column]))
         verdicts.append(right_digits and c == carry_in and total == x + y + c)
         carry_in = total // 10

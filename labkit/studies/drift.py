@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from ..task import CORRECTION, Problem, check_steps
+from ..task import CORRECTION, Problem, check_steps, written_step
 
 
 @dataclass
@@ -106,19 +106,6 @@ class MatchedCompounding:
         return float(np.quantile(ratios, tail)), float(np.quantile(ratios, 1 - tail))
 
 
-def _step_numbers(completion: str, column: int) -> tuple[int, int, int, int] | None:
-    """``(x, y, carry_in, total)`` as written in a completion's step for ``column``, or None if unreadable."""
-    fields = completion.replace(",", ";").split(";")
-    if column >= len(fields) - 1:
-        return None
-    try:
-        left, total = fields[column].rsplit(CORRECTION, 1)[-1].strip().split("=")
-        x, y, c = (int(v) for v in left.split("+"))
-        return x, y, c, int(total)
-    except ValueError:
-        return None
-
-
 def true_carries(problem: Problem, digits: int) -> list[int]:
     """The carry into each column of ``problem``'s addition (column 0 = ones)."""
     carries, carry = [], 0
@@ -130,10 +117,10 @@ def true_carries(problem: Problem, digits: int) -> list[int]:
 
 def first_mistake_kind(problem: Problem, completion: str, column: int, digits: int) -> str:
     """Which of :data:`MISTAKE_KINDS` a completion's first mistake (at ``column``, after right steps) is."""
-    numbers = _step_numbers(completion, column)
+    numbers = written_step(completion, column)
     if numbers is None:
         return "garbled or missing"
-    x, y, c, total = numbers
+    total = numbers[3]
     right = (
         problem.a // 10**column % 10 + problem.b // 10**column % 10 + true_carries(problem, digits)[column]
     )
@@ -162,11 +149,15 @@ def matched_compounding(problems: list[Problem], samples: list[list[str]], digit
                         first = column
                     continue
                 after[kind].setdefault(column, []).append(wrong)
-                if kind == "carry flipped" and column == first + 1 and _step_numbers(completion, column):
-                    carry_in = _step_numbers(completion, column)[2]
-                    written = _step_numbers(completion, first)[3] // 10
-                    read += carry_in == written
-                    recomputed += carry_in == true_carries(problem, digits)[column] != written
+                step = (
+                    written_step(completion, column)
+                    if kind == "carry flipped" and column == first + 1
+                    else None
+                )
+                if step is not None:  # the step right after a carry flip: which carry does it take?
+                    written = written_step(completion, first)[3] // 10
+                    read += step[2] == written
+                    recomputed += step[2] == true_carries(problem, digits)[column] != written
         totals = [0.0, 0.0]
         for k in MISTAKE_KINDS:
             columns = [j for j in after[k] if clean.get(j)]
