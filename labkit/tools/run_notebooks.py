@@ -102,20 +102,18 @@ def code_hash(nb: dict) -> str:
 def strip_for_commit(path: str | Path, name: str | None = None) -> None:
     """Drop what a committed notebook should not carry: saved widget state (megabytes of JSON that GitHub
     cannot render; every widget cell also leaves a static figure or text), the widget outputs that need it
-    (progress bars) and per-cell timing metadata; say
-    in papermill's injected parameters cell where it comes from (``name``: the notebook's file name)."""
+    (progress bars) and per-cell timing metadata. Papermill's injected parameters cell says where it comes
+    from (``name``: the notebook's file name). Stripping twice changes nothing."""
     path = Path(path)
     nb = json.loads(path.read_text())
     nb["metadata"].pop("widgets", None)
     for cell in nb["cells"]:
         if "injected-parameters" in cell["metadata"].get("tags", []):
             source = "".join(cell["source"])
-            if not source.startswith(INJECTED_NOTE):  # stripping twice changes nothing
+            if not source.startswith(INJECTED_NOTE):
                 note = INJECTED_NOTES.get(name or path.name, INJECTED_NOTE)
                 source = note + "\n" + source.removeprefix("# Parameters\n")
             cell["source"] = source.rstrip("\n").splitlines(keepends=True)  # as `ruff format` leaves a cell
-    nb["metadata"]["labkit"] = {"code_sha256": code_hash(nb)}
-    for cell in nb["cells"]:
         if cell["cell_type"] == "code":  # a live widget (a progress bar) is nothing without its state
             cell["outputs"] = [o for o in cell["outputs"] if WIDGET_VIEW not in o.get("data", {})]
         cell["metadata"].pop("execution", None)
@@ -123,6 +121,7 @@ def strip_for_commit(path: str | Path, name: str | None = None) -> None:
         if papermill is not None:
             for key in ("start_time", "end_time", "duration"):
                 papermill.pop(key, None)
+    nb["metadata"]["labkit"] = {"code_sha256": code_hash(nb)}
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
