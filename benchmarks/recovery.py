@@ -120,13 +120,18 @@ def _ratio_cell(entry: dict) -> str:
     return "–" if entry["ratio"] is None else f"{entry['ratio']:.2f}× ({low:.2f}–{high:.2f})"
 
 
+def _in_order(students: dict) -> list[tuple[str, dict]]:
+    """The start, then the racers in race order (the JSON is written with sorted keys)."""
+    return [(name, students[name]) for name in ("start", *RACERS) if name in students]
+
+
 def table(results: dict) -> str:
     lines = [
         "| student | accuracy | problems | own prefix | planted | recovery (95%) | teacher's prefix "
         "| reference | compounding, raw | matched for difficulty (95%) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, r in results["students"].items():
+    for name, r in _in_order(results["students"]):
         s, (low, high) = r["next_step"], r["recovery_ci"]
         ratio = "–" if r["compounding_ratio"] is None else f"{r['compounding_ratio']:.1f}×"
         recovery = "–" if r["recovery"] is None else f"{r['recovery']:.2f} ({low:.2f}–{high:.2f})"
@@ -142,7 +147,7 @@ def table(results: dict) -> str:
         + " | after a carry flip, the next step takes the carry as written |",
         "|---" * (2 + len(MISTAKE_KINDS)) + "|",
     ]
-    for name, r in results["students"].items():
+    for name, r in _in_order(results["students"]):
         parts = [r["matched_compounding"][k] for k in MISTAKE_KINDS]
         cells = [f"{_ratio_cell(p)}, {p['errors']:.0f} errors" for p in parts]
         total = r["carry_read"] + r["carry_recomputed"]
