@@ -21,13 +21,13 @@ def test_the_sweep_table_is_made_from_the_sweep_results():
     assert sweep.format_sweep(results) == (RESULTS / "regimes_sweep.md").read_text()
 
 
-
 def test_the_recovery_table_is_made_from_the_recovery_results():
     spec = importlib.util.spec_from_file_location("recovery", ROOT / "benchmarks" / "recovery.py")
     recovery = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recovery)
     results = json.loads((RESULTS / "recovery.json").read_text())
     assert recovery.table(results) == (RESULTS / "recovery.md").read_text()
+
 
 def test_the_results_page_shows_the_committed_tables():
     page = (DOCS / "results.md").read_text()
