@@ -10,7 +10,9 @@ task's reference steps; recovery = planted / own, with a 95% interval (seeds and
 compounding on its own rollouts (step error rate after a first mistake over before it), raw and matched for
 difficulty (``drift.sampled_compounding``: 8 samples of each of the first half of the problems; each step
 after a first mistake against clean-prefix samples of the same problem and column; split by what the first
-mistake did to the carry, and whether the next step reads the carry as written). Writes
+mistake did to the carry, and whether the next step reads the carry as written); and a planted mistake that
+*flips* the carry (``drift.carry_flip_recovery``: the last step's tens digit dropped, "forgot to carry"):
+the next step after it against after the same prefix unplanted, and which carry the student then takes. Writes
 benchmarks/results/recovery.json and recovery.md (the table docs/results.md shows).
 """
 
@@ -25,6 +27,7 @@ from labkit.studies.compare import RACERS, CompareConfig, run_comparison
 from labkit.studies.drift import (
     MISTAKE_KINDS,
     PREFIX_KINDS,
+    carry_flip_recovery,
     error_compounding,
     next_step_accuracy,
     sampled_compounding,
@@ -46,7 +49,9 @@ def measure(student, teacher, tokenizer, task, n: int) -> dict:
     m = sampled_compounding(
         student, tokenizer, task, rollouts.problems[: n // 2], MATCHED_SAMPLES, seed=PROBLEM_SEED + 1
     )
+    flip = carry_flip_recovery(student, tokenizer, task, n=n, seed=PROBLEM_SEED)
     return {
+        "carry_flip": {k: [int(x) for x in v] for k, v in vars(flip).items()},
         "matched": {"all": [m.observed, m.expected], **{k: list(v) for k, v in m.by_kind.items()}},
         "carry_read": m.carry_read,
         "carry_recomputed": m.carry_recomputed,
@@ -81,6 +86,29 @@ def _matched(runs: list[dict], part: str, n_boot: int = 1000) -> dict:
     }
 
 
+def _paired_ratio(runs: list[dict], field: str, top: str, bottom: str, n_boot: int = 1000) -> dict:
+    """mean(top) / mean(bottom) of per-problem 0/1 outcomes ``run[field][...]`` pooled over seeds, with a 95%
+    interval from resampling seeds and, within each, problems (paired: one index for both)."""
+    rng = np.random.default_rng(2)
+    boot = []
+    for _ in range(n_boot):
+        pooled = {top: [], bottom: []}
+        for i in rng.integers(0, len(runs), len(runs)):
+            outcomes = runs[i][field]
+            index = rng.integers(0, len(outcomes[bottom]), len(outcomes[bottom]))
+            for k in pooled:
+                pooled[k] += [outcomes[k][j] for j in index]
+        below = np.mean(pooled[bottom])
+        boot.append(np.mean(pooled[top]) / below if below > 0 else np.nan)
+    rates = {k: float(np.mean([x for r in runs for x in r[field][k]])) for k in runs[0][field]}
+    return {
+        "rates": rates,
+        "problems": int(np.mean([len(r[field][bottom]) for r in runs])),
+        "ratio": rates[top] / rates[bottom] if rates[bottom] > 0 else None,
+        "ci": [float(x) for x in np.nanpercentile(boot, [2.5, 97.5])],
+    }
+
+
 def summarize_student(runs: list[dict], n_boot: int = 1000) -> dict:
     """Rates pooled over seeds, recovery = planted / own as a ratio of pooled rates, and 95% intervals from
     resampling seeds and, within each, problems."""
@@ -109,6 +137,7 @@ def summarize_student(runs: list[dict], n_boot: int = 1000) -> dict:
         "after_error_rate": after,
         "compounding_ratio": after / clean if clean > 0 else None,
         "matched_compounding": {part: _matched(runs, part) for part in ("all", *MISTAKE_KINDS)},
+        "carry_flip": _paired_ratio(runs, "carry_flip", "flipped", "own"),
         "carry_read": read,
         "carry_recomputed": recomputed,
         "accuracy": float(np.mean([r["accuracy"] for r in runs])),
@@ -153,6 +182,20 @@ def table(results: dict) -> str:
         total = r["carry_read"] + r["carry_recomputed"]
         read = f"{r['carry_read'] / total:.0%} of {total}" if total else "–"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {read} |")
+    lines += [
+        "",
+        "| student | problems | next step right after its own prefix | after the same prefix, carry dropped "
+        "| ratio (95%) | takes the carry as written (0) | takes the true carry (1) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in _in_order(results["students"]):
+        f = r["carry_flip"]
+        rates, (low, high) = f["rates"], f["ci"]
+        ratio = "–" if f["ratio"] is None else f"{f['ratio']:.2f} ({low:.2f}–{high:.2f})"
+        lines.append(
+            f"| {name} | {f['problems']} | {rates['own']:.1%} | {rates['flipped']:.1%} | {ratio} "
+            f"| {rates['takes_written']:.1%} | {rates['takes_true']:.1%} |"
+        )
     return "\n".join(lines) + "\n"
 
 

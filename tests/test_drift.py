@@ -199,3 +199,32 @@ def test_first_mistakes_are_told_apart_by_what_they_do_to_the_carry():
     assert (result.carry_read, result.carry_recomputed) == (1, 1)
     assert result.by_kind["carry flipped"][0] == [1.0] and result.by_kind["carry kept"][0] == [0.0]
     assert result.observed == [1.0] and result.kind("carry flipped").observed == [1.0]
+
+
+def test_dropping_the_carry_flips_only_the_last_steps_carry_out():
+    from labkit.studies.drift import drop_carry
+    from labkit.task import check_steps, written_step
+
+    p = Problem(357, 489, "357+489=")
+    prefix = "9+7+0=16;5+8+1=14,"
+    dropped = drop_carry(prefix)
+    assert dropped == "9+7+0=16;5+8+1=4,"
+    assert check_steps(p, dropped, 3)[:2] == [True, False] and written_step(dropped + "3+4+0=7;", 2)[2] == 0
+    # the locally right next step now takes carry 0, as written
+    assert (
+        check_steps(p, dropped + "3+4+0=7;", 3)[2] is True
+        and check_steps(p, dropped + "3+4+1=8;", 3)[2] is False
+    )
+    assert drop_carry("7+9+0=16;") == "7+9+0=6;" and drop_carry("1+2+0=3;") is None
+
+
+def test_carry_flip_recovery_is_paired_and_reads_a_carry_per_problem(shipped):
+    from labkit.studies.drift import carry_flip_recovery
+
+    task, teacher, tokenizer = shipped["task"], shipped["teacher"], shipped["tokenizer"]
+    result = carry_flip_recovery(teacher, tokenizer, task, n=64, seed=5)
+    n = len(result.own)
+    assert n > 10 and len(result.flipped) == len(result.takes_written) == len(result.takes_true) == n
+    assert sum(result.own) / n > 0.9  # the teacher writes the step after its own correct steps
+    assert not any(w and t for w, t in zip(result.takes_written, result.takes_true))
+    assert sum(result.takes_written) + sum(result.takes_true) > 0.8 * n  # nearly every next step takes 0 or 1

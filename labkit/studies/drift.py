@@ -329,19 +329,17 @@ def sampled_prefix(problem: Problem, completion: str, steps: int, digits: int) -
     return completion[:end]
 
 
-def next_step_right(model, tokenizer, task, items, seed: int = 0, temperature: float = 1.0) -> list[bool]:
-    """For each ``(problem, prefix)``: is the step the model writes after ``prefix`` locally right?
-
-    Prompts are batched by length (sampling needs equal-length prompts); one step and its separator are
-    sampled (room for a corrected step on a task with corrections). A step cut off by the window is wrong.
-    """
+def next_steps(model, tokenizer, task, items, seed: int = 0, temperature: float = 1.0) -> list[str]:
+    """For each ``(problem, prefix)``: the prefix followed by what the model writes after it (one step and its
+    separator; room for a corrected step on a task with corrections). Prompts are batched by length (sampling
+    needs equal-length prompts)."""
     import torch
 
     from ..encoding import decode_completions, encode_prompts
     from ..sampling import sample
 
     window = 14 * (2 if getattr(task, "corrections", 0) > 0 else 1)
-    out = [False] * len(items)
+    out = [""] * len(items)
     by_length: dict[int, list[int]] = {}
     for i, (problem, prefix) in enumerate(items):
         by_length.setdefault(len(problem.prompt + prefix), []).append(i)
@@ -352,10 +350,18 @@ def next_step_right(model, tokenizer, task, items, seed: int = 0, temperature: f
         rollout = sample(model, encode_prompts(tokenizer, texts), window, tokenizer, temperature, generator)
         for i, continuation in zip(index, decode_completions(tokenizer, rollout.completion_ids,
                                                               rollout.completion_mask)):  # fmt: skip
-            problem, prefix = items[i]
-            column = len(_steps_of(prefix)) - 1  # the step after the prefix
-            out[i] = check_steps(problem, prefix + continuation, task.digits)[column] is True
+            out[i] = items[i][1] + continuation
     return out
+
+
+def next_step_right(model, tokenizer, task, items, seed: int = 0, temperature: float = 1.0) -> list[bool]:
+    """For each ``(problem, prefix)``: is the step the model writes after ``prefix`` locally right? A step cut
+    off by the window is wrong."""
+    written = next_steps(model, tokenizer, task, items, seed, temperature)
+    return [
+        check_steps(problem, text, task.digits)[len(_steps_of(prefix)) - 1] is True
+        for (problem, prefix), text in zip(items, written)
+    ]
 
 
 def next_step_accuracy(student, teacher, tokenizer, task, n: int = 512, seed: int = 0) -> NextStep:
@@ -388,4 +394,56 @@ def next_step_accuracy(student, teacher, tokenizer, task, n: int = 512, seed: in
     }
     return NextStep(
         {kind: next_step_right(student, tokenizer, task, items[kind], seed=seed + 2) for kind in PREFIX_KINDS}
+    )
+
+
+def drop_carry(prefix: str) -> str | None:
+    """``prefix`` (whole steps, each ending in a separator) with its last step's tens digit dropped —
+    ``5+8+1=14`` becomes ``5+8+1=4``, "forgot to carry" — so its carry-out flips from 1 to 0; None where the
+    last step carries nothing. Only the total changes; the written style is kept."""
+    body, separator = prefix[:-1], prefix[-1]
+    head, _, total = body.rpartition("=")
+    if not total.strip().isdigit() or int(total) < 10:
+        return None
+    pad = total[: len(total) - len(total.lstrip())]
+    return f"{head}={pad}{int(total) - 10}{separator}"
+
+
+@dataclass
+class CarryFlip:
+    """The next step after a student's own correct prefix, and after the same prefix with its last step's
+    carry dropped (:func:`drop_carry`), problem by problem. After the drop, the locally right next step takes
+    carry-in 0 as written; ``takes_written`` / ``takes_true`` say which carry-in the student wrote (0 or the
+    true 1; a step it did not write takes neither)."""
+
+    own: list[bool]
+    flipped: list[bool]
+    takes_written: list[bool]
+    takes_true: list[bool]
+
+
+def carry_flip_recovery(student, tokenizer, task, n: int = 512, seed: int = 0) -> CarryFlip:
+    """:class:`CarryFlip` on the held-out problems and own prefixes of :func:`next_step_accuracy` (the same
+    seeds) whose last step carries: does a planted mistake that *flips* the carry shake the student, and does
+    it read the carry it wrote or work the true one out?"""
+    from ..encoding import decode_completions
+    from ..evaluate import sample_problems
+
+    problems = task.problems(n, "held_out", seed=seed)
+    steps = [1 + i % (task.digits - 1) for i in range(n)]
+    rollout = sample_problems(student, tokenizer, task, problems, seed + 1)
+    texts = decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)
+    prefixes = [sampled_prefix(p, t, k, task.digits) for p, t, k in zip(problems, texts, steps)]
+    own = [(p, prefix) for p, prefix in zip(problems, prefixes) if prefix and drop_carry(prefix)]
+    flipped = [(p, drop_carry(prefix)) for p, prefix in own]
+    written = next_steps(student, tokenizer, task, flipped, seed=seed + 2)
+    columns = [len(_steps_of(prefix)) - 1 for _, prefix in flipped]
+    carries = [(written_step(text, j) or (None, None, None))[2] for text, j in zip(written, columns)]
+    return CarryFlip(
+        own=next_step_right(student, tokenizer, task, own, seed=seed + 2),
+        flipped=[
+            check_steps(p, text, task.digits)[j] is True for (p, _), text, j in zip(flipped, written, columns)
+        ],
+        takes_written=[c == 0 for c in carries],
+        takes_true=[c == 1 for c in carries],
     )
