@@ -3,6 +3,11 @@
 ``error_compounding`` asks the exposure-bias question directly: once a student
 has made a first mistake (and so stands in a state its training data never
 showed it), are its *next* steps worse than steps taken from a clean prefix?
+A problem that trips a student once may be harder throughout, so two controls
+hold difficulty fixed: ``matched_compounding`` compares each step after a first
+mistake with clean samples of the same problem and column, and
+``next_step_accuracy`` / ``carry_flip_recovery`` plant a mistake in the
+student's own correct prefix and ask for the next step on the same problems.
 """
 
 from __future__ import annotations
