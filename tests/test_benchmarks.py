@@ -13,20 +13,25 @@ def _table_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("|")]
 
 
+def _script(name: str):
+    """A benchmark script imported as a module (``benchmarks/`` on the path for its own imports)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_the_sweep_table_is_made_from_the_sweep_results():
-    spec = importlib.util.spec_from_file_location("regimes_sweep", ROOT / "benchmarks" / "regimes_sweep.py")
-    sweep = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sweep)
     results = json.loads((RESULTS / "regimes_sweep.json").read_text())
-    assert sweep.format_sweep(results) == (RESULTS / "regimes_sweep.md").read_text()
+    assert _script("regimes_sweep").format_sweep(results) == (RESULTS / "regimes_sweep.md").read_text()
 
 
 def test_the_recovery_table_is_made_from_the_recovery_results():
-    spec = importlib.util.spec_from_file_location("recovery", ROOT / "benchmarks" / "recovery.py")
-    recovery = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recovery)
     results = json.loads((RESULTS / "recovery.json").read_text())
-    assert recovery.table(results) == (RESULTS / "recovery.md").read_text()
+    assert _script("recovery").table(results) == (RESULTS / "recovery.md").read_text()
 
 
 def test_the_results_page_shows_the_committed_tables():
@@ -77,13 +82,7 @@ def test_the_races_run_with_the_settings_the_tuning_protocol_chose():
 
 
 def _premises():
-    import sys
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("premises", ROOT / "benchmarks" / "premises.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _script("premises")
 
 
 def test_corrections_are_counted_against_mistakes_left_standing():
