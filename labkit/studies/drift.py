@@ -369,6 +369,22 @@ def next_step_right(model, tokenizer, task, items, seed: int = 0, temperature: f
     ]
 
 
+def _prefix_problems(task, n: int, seed: int) -> tuple[list[Problem], list[int]]:
+    """``n`` held-out problems and each one's prefix length, cycling through 1 .. digits-1 steps."""
+    return task.problems(n, "held_out", seed=seed), [1 + i % (task.digits - 1) for i in range(n)]
+
+
+def _sampled_prefixes(model, tokenizer, task, problems, steps, seed: int) -> list[str | None]:
+    """Each problem's first ``steps[i]`` steps as ``model`` samples them (T=1, seeded), or None where one of
+    them is wrong (:func:`sampled_prefix`)."""
+    from ..encoding import decode_completions
+    from ..evaluate import sample_problems
+
+    rollout = sample_problems(model, tokenizer, task, problems, seed)
+    texts = decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)
+    return [sampled_prefix(p, t, k, task.digits) for p, t, k in zip(problems, texts, steps)]
+
+
 def next_step_accuracy(student, teacher, tokenizer, task, n: int = 512, seed: int = 0) -> NextStep:
     """Next-step accuracy of ``student`` after each kind of prefix (``PREFIX_KINDS``) on held-out problems.
 
@@ -377,18 +393,13 @@ def next_step_accuracy(student, teacher, tokenizer, task, n: int = 512, seed: in
     compare like with like; across students those problems differ (a better student keeps more). Sampling
     is at T=1, as the races evaluate.
     """
-    from ..encoding import decode_completions
-    from ..evaluate import sample_problems
-
     if task.digits < 2:
         raise ValueError("a next step needs at least 2 digits (a step to write after a prefix)")
-    problems = task.problems(n, "held_out", seed=seed)
-    steps = [1 + i % (task.digits - 1) for i in range(n)]
-    written = {}
-    for name, model in (("teacher", teacher), ("own", student)):
-        rollout = sample_problems(model, tokenizer, task, problems, seed + 1)
-        texts = decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)
-        written[name] = [sampled_prefix(p, t, k, task.digits) for p, t, k in zip(problems, texts, steps)]
+    problems, steps = _prefix_problems(task, n, seed)
+    written = {
+        name: _sampled_prefixes(model, tokenizer, task, problems, steps, seed + 1)
+        for name, model in (("teacher", teacher), ("own", student))
+    }
     both = [i for i in range(n) if written["teacher"][i] is not None and written["own"][i] is not None]
     plant = random.Random(f"plant-{seed}")
     items = {
@@ -431,16 +442,11 @@ def carry_flip_recovery(student, tokenizer, task, n: int = 512, seed: int = 0) -
     """:class:`CarryFlip` on the held-out problems and own prefixes of :func:`next_step_accuracy` (the same
     seeds) whose last step carries: does a planted mistake that *flips* the carry shake the student, and does
     it read the carry it wrote or work the true one out?"""
-    from ..encoding import decode_completions
-    from ..evaluate import sample_problems
-
-    problems = task.problems(n, "held_out", seed=seed)
-    steps = [1 + i % (task.digits - 1) for i in range(n)]
-    rollout = sample_problems(student, tokenizer, task, problems, seed + 1)
-    texts = decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)
-    prefixes = [sampled_prefix(p, t, k, task.digits) for p, t, k in zip(problems, texts, steps)]
-    own = [(p, prefix) for p, prefix in zip(problems, prefixes) if prefix and drop_carry(prefix)]
-    flipped = [(p, drop_carry(prefix)) for p, prefix in own]
+    problems, steps = _prefix_problems(task, n, seed)
+    prefixes = _sampled_prefixes(student, tokenizer, task, problems, steps, seed + 1)
+    pairs = [(p, prefix, drop_carry(prefix)) for p, prefix in zip(problems, prefixes) if prefix]
+    own = [(p, prefix) for p, prefix, dropped in pairs if dropped]
+    flipped = [(p, dropped) for p, _, dropped in pairs if dropped]
     written = next_steps(student, tokenizer, task, flipped, seed=seed + 2)
     columns = [len(_steps_of(prefix)) - 1 for _, prefix in flipped]
     carries = [(written_step(text, j) or (None, None, None))[2] for text, j in zip(written, columns)]
