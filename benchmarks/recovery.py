@@ -86,10 +86,12 @@ def _matched(runs: list[dict], part: str, n_boot: int = 1000) -> dict:
     }
 
 
-def _paired_ratio(runs: list[dict], field: str, top: str, bottom: str, n_boot: int = 1000) -> dict:
+def _paired_ratio(
+    runs: list[dict], field: str, top: str, bottom: str, n_boot: int = 1000, seed: int = 2
+) -> dict:
     """mean(top) / mean(bottom) of per-problem 0/1 outcomes ``run[field][...]`` pooled over seeds, with a 95%
     interval from resampling seeds and, within each, problems (paired: one index for both)."""
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(seed)
     boot = []
     for _ in range(n_boot):
         pooled = {top: [], bottom: []}
@@ -112,27 +114,17 @@ def _paired_ratio(runs: list[dict], field: str, top: str, bottom: str, n_boot: i
 def summarize_student(runs: list[dict], n_boot: int = 1000) -> dict:
     """Rates pooled over seeds, recovery = planted / own as a ratio of pooled rates, and 95% intervals from
     resampling seeds and, within each, problems."""
-    rng = np.random.default_rng(0)
-    rates = {k: float(np.mean([x for r in runs for x in r["outcomes"][k]])) for k in PREFIX_KINDS}
-    boot = []
-    for _ in range(n_boot):
-        picked = [runs[i] for i in rng.integers(0, len(runs), len(runs))]
-        pooled = {k: [] for k in ("own", "planted")}
-        for r in picked:
-            index = rng.integers(0, len(r["outcomes"]["own"]), len(r["outcomes"]["own"]))
-            for k in pooled:
-                pooled[k] += [r["outcomes"][k][i] for i in index]
-        own = np.mean(pooled["own"])
-        boot.append(np.mean(pooled["planted"]) / own if own > 0 else np.nan)
+    recovery = _paired_ratio(runs, "outcomes", "planted", "own", n_boot, seed=0)
+    rates = {k: recovery["rates"][k] for k in PREFIX_KINDS}
     clean = float(np.mean([r["clean_error_rate"] for r in runs]))
     after = float(np.mean([r["after_error_rate"] for r in runs]))
     read = sum(r["carry_read"] for r in runs)
     recomputed = sum(r["carry_recomputed"] for r in runs)
     return {
         "next_step": rates,
-        "problems": int(np.mean([len(r["outcomes"]["own"]) for r in runs])),
-        "recovery": rates["planted"] / rates["own"] if rates["own"] > 0 else None,
-        "recovery_ci": [float(x) for x in np.nanpercentile(boot, [2.5, 97.5])],
+        "problems": recovery["problems"],
+        "recovery": recovery["ratio"],
+        "recovery_ci": recovery["ci"],
         "clean_error_rate": clean,
         "after_error_rate": after,
         "compounding_ratio": after / clean if clean > 0 else None,
