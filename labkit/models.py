@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 from transformers.utils import logging as hf_logging
 
@@ -74,11 +75,32 @@ def count_parameters(model: torch.nn.Module, embeddings: bool = True) -> int:
     return total
 
 
+REBUILD_OR_RECOPY = (
+    "rebuild it with `make data` if it is one of the lab's models, or copy it again from its source"
+)
+
+
+def check_safetensors(path: str | os.PathLike, fix: str) -> None:
+    """Raise a :class:`LabkitError` naming ``path`` and ``fix`` unless it is a whole safetensors file.
+
+    Reads only the header and checks that it covers the file exactly, so it is cheap: it catches
+    a truncated copy, an empty file, a file that is not safetensors at all and a corrupted header.
+    """
+    if not Path(path).is_file():
+        raise LabkitError(f"{path} is missing; {fix}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            f.keys()
+    except (SafetensorError, OSError) as exc:
+        reason = str(exc).splitlines()[0].removeprefix("Error while deserializing header: ")
+        raise LabkitError(f"{path} is damaged or not a safetensors file ({reason}); {fix}") from None
+
+
 def load(path: str | os.PathLike, dtype: torch.dtype = torch.float32, device: str = "cpu"):
     """Load ``(model, tokenizer)`` from a folder in HF format, or from a hub name.
 
-    A folder that does not exist or holds no model raises a :class:`LabkitError`
-    that says so, instead of a traceback from deep inside transformers.
+    A folder that does not exist, holds no model or holds a damaged weights file raises a
+    :class:`LabkitError` that says so, instead of a traceback from deep inside transformers.
     """
     path_str = str(path)
     local = Path(path_str).expanduser()
@@ -99,6 +121,8 @@ def load(path: str | os.PathLike, dtype: torch.dtype = torch.float32, device: st
             f"model folder {path_str!r} does not exist; "
             "pass a folder made by save_pretrained (e.g. data/student)"
         )
+    for weights in sorted(local.glob("*.safetensors")) if local.exists() else []:
+        check_safetensors(weights, REBUILD_OR_RECOPY)
     hf_logging.disable_progress_bar()  # no "Loading weights" bars in notebooks and CLI output
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(local) if local.exists() else path_str)

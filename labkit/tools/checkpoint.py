@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..errors import LabkitError
-from ..models import save
+from ..models import check_safetensors, save
 
 CHECKPOINT = "checkpoint"
 
@@ -108,6 +108,12 @@ def load_checkpoint(trainer) -> int:
             f"the checkpoint in {folder} was made with other settings ({'; '.join(changed)}); "
             "resume with the same settings, or train into a new --out folder"
         )
+    fix = (
+        f"nothing in {trainer.out_dir} was changed: restore {folder} from a copy, "
+        "or train without --resume into a new --out folder"
+    )
+    for name in ("model.safetensors", "optimizer.safetensors"):  # both checked before either is loaded
+        check_safetensors(folder / name, fix)
     load_model(trainer.student, str(folder / "model.safetensors"))
     tensors = load_file(str(folder / "optimizer.safetensors"))
     trainer.generator.set_state(tensors.pop("sampler_generator_state"))
