@@ -35,18 +35,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from labkit.checkpoint import write_json_atomic
 from labkit.encoding import encode_completions, encode_prompts
 from labkit.evaluate import evaluate, task_of
 from labkit.models import STUDENT_SIZE, ModelSize, build_model, count_parameters, load, save
 from labkit.studies.compare import CompareConfig, run_comparison, summarize
 from labkit.studies.costs import pair_ratio, seed_costs
-from labkit.studies.mapview import break_even, in_map_order
 from labkit.studies.tokenclass import CLASSES, advantage_tracker, class_profile
+from labkit.studies.workers import cores, run_jobs
 from labkit.task import CORRECTION, AdditionTask, check_steps
 from labkit.tools.build import STUDENT_RECIPE
-from labkit.tools.checkpoint import write_json_atomic
-from labkit.tools.workers import cores, run_jobs
 from labkit.train import TrainConfig, train
+from labkit.views.mapview import break_even, in_map_order
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))  # the map's model builders (regimes_sweep.py)

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import torch
 
-from labkit.tools.checkpoint import write_json_atomic
+from labkit.checkpoint import write_json_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -192,11 +192,11 @@ def measure(folder: Path, option: str, steps: int, eval_n: int) -> dict:
     """Notebook 07's cells with one memory option: seconds and peak memory of each phase."""
     from labkit.encoding import encode_prompts
     from labkit.evaluate import evaluate
+    from labkit.fastdecode import unsupported_reason
     from labkit.models import check_compatible, count_parameters, load, prepare_student, resolve_dtype
-    from labkit.pertoken import score_tokens
     from labkit.sampling import sample
+    from labkit.studies.pertoken import score_tokens
     from labkit.studies.wordproblems import WordProblemTask
-    from labkit.tools.fastdecode import unsupported_reason
     from labkit.train import TrainConfig, Trainer
 
     settings = {"teacher_dtype": "auto", "lora_rank": 0, "gradient_checkpointing": False} | OPTIONS[option]

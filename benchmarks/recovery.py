@@ -4,14 +4,14 @@
 
 Every racer is trained as in the headline (tuned settings, 1e12 FLOPs; evaluations thinned, since only
 the final student is used), ``--seeds`` times. Each trained student, and the start, then writes the next
-step after four kinds of prefix on the same held-out problems (``drift.next_step_accuracy``): its own
+step after four kinds of prefix on the same held-out problems (``recovery.next_step_accuracy``): its own
 correct steps, the same with the last step planted wrong (carry kept), the teacher's correct steps and the
 task's reference steps; recovery = planted / own, with a 95% interval (seeds and problems resampled). Also:
 compounding on its own rollouts (step error rate after a first mistake over before it), raw and matched for
 difficulty (``drift.sampled_compounding``: 8 samples of each of the first half of the problems; each step
 after a first mistake against clean-prefix samples of the same problem and column; split by what the first
 mistake did to the carry, and whether the next step reads the carry as written); and a planted mistake that
-*flips* the carry (``drift.carry_flip_recovery``: the last step's tens digit dropped, "forgot to carry"):
+*flips* the carry (``recovery.carry_flip_recovery``: the last step's tens digit dropped, "forgot to carry"):
 the next step after it against after the same prefix unplanted, and which carry the student then takes. Writes
 benchmarks/results/recovery.json and recovery.md (the table docs/results.md shows).
 """
@@ -22,18 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from labkit.checkpoint import write_json_atomic, write_text_atomic
 from labkit.evaluate import evaluate
 from labkit.studies.compare import RACERS, CompareConfig, run_comparison
-from labkit.studies.drift import (
-    MISTAKE_KINDS,
-    PREFIX_KINDS,
-    carry_flip_recovery,
-    error_compounding,
-    next_step_accuracy,
-    sampled_compounding,
-)
-from labkit.tools.checkpoint import write_json_atomic, write_text_atomic
-from labkit.tools.notebook import load_lab
+from labkit.studies.drift import MISTAKE_KINDS, error_compounding, sampled_compounding
+from labkit.studies.recovery import PREFIX_KINDS, carry_flip_recovery, next_step_accuracy
+from labkit.views.notebook import load_lab
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

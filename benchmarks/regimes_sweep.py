@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from labkit.checkpoint import write_json_atomic, write_text_atomic
 from labkit.encoding import encode_prompts
 from labkit.evaluate import EVAL_SETS, evaluate, held_out_set, task_of
 from labkit.models import STUDENT_SIZE, TEACHER_SIZE, ModelSize, build_model, count_parameters, load, save
@@ -38,11 +39,10 @@ from labkit.objectives import entropy, masked_mean
 from labkit.sampling import sample, token_logprobs
 from labkit.studies.compare import RACERS, CompareConfig, run_comparison, summarize
 from labkit.studies.costs import ACCOUNTINGS, describe, pair_ratio
-from labkit.studies.mapview import in_map_order
 from labkit.tokenizer import build_tokenizer
 from labkit.tools.build import STUDENT_RECIPE, TEACHER_RECIPE, final_report
-from labkit.tools.checkpoint import write_json_atomic, write_text_atomic
 from labkit.train import EVAL_SEED, train
+from labkit.views.mapview import in_map_order
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -278,7 +278,7 @@ def draw_figures(results: dict) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from labkit.studies.mapview import break_even, break_even_figure, ratio_figure
+    from labkit.views.mapview import break_even, break_even_figure, ratio_figure
 
     names = in_map_order(results["regimes"])
     ratio_figure({n: results["regimes"][n]["ratios"] for n in names}).savefig(RESULTS / "map.png", dpi=110)

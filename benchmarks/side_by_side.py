@@ -12,8 +12,9 @@ import argparse
 import json
 from pathlib import Path
 
-from labkit.studies.compare import CompareConfig, compare_to_disk, format_table, ratio_rows
-from labkit.tools.checkpoint import write_json_atomic, write_text_atomic
+from labkit.checkpoint import write_json_atomic, write_text_atomic
+from labkit.studies.compare import CompareConfig, ratio_rows
+from labkit.views.race import compare_to_disk, format_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

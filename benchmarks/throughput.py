@@ -7,7 +7,7 @@ Writes benchmarks/results/throughput.json:
                                     output_scores + compute_transition_scores, same model, batch, length,
                                     temperature; sampling.*.labkit_transformers_forward_tokens_per_s is
                                     labkit.sample(fast=False), the same loop through transformers' forward
-                                    (what labkit.tools.fastdecode saves)
+                                    (what labkit.fastdecode saves)
   train_step_speedup_vs_baseline    one labkit SFT update vs a plain forward(labels=...)/backward/AdamW step
   opd_step_breakdown                seconds of one on-policy distillation step by stage
   headline_wall_seconds             wall time of the committed side-by-side benchmark
@@ -27,13 +27,13 @@ from pathlib import Path
 
 import torch
 
+from labkit.checkpoint import write_json_atomic
 from labkit.encoding import encode_prompts
 from labkit.evaluate import task_of
 from labkit.models import load
 from labkit.sampling import SpecialTokens, sample
-from labkit.tools.checkpoint import write_json_atomic
-from labkit.tools.notebook import data_dir
 from labkit.train import TrainConfig, Trainer
+from labkit.views.notebook import data_dir
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -11,10 +11,10 @@ import argparse
 import json
 from pathlib import Path
 
+from labkit.checkpoint import write_json_atomic
 from labkit.studies.compare import CompareConfig
 from labkit.studies.tuning import tune
-from labkit.tools.checkpoint import write_json_atomic
-from labkit.tools.notebook import data_dir
+from labkit.views.notebook import data_dir
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

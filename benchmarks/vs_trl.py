@@ -46,12 +46,12 @@ from unittest import mock
 import torch
 
 import labkit.train
+from labkit.checkpoint import write_json_atomic
 from labkit.evaluate import task_of
 from labkit.models import load
 from labkit.sampling import SpecialTokens
-from labkit.tools.checkpoint import write_json_atomic
-from labkit.tools.notebook import data_dir
 from labkit.train import TrainConfig, Trainer
+from labkit.views.notebook import data_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

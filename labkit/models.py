@@ -96,6 +96,13 @@ def check_safetensors(path: str | os.PathLike, fix: str) -> None:
         raise LabkitError(f"{path} is damaged or not a safetensors file ({reason}); {fix}") from None
 
 
+def data_dir() -> Path:
+    """The lab's ``data/`` folder (the shipped models): beside the package, or LABKIT_DATA if set."""
+    if "LABKIT_DATA" in os.environ:
+        return Path(os.environ["LABKIT_DATA"])
+    return Path(__file__).resolve().parents[1] / "data"
+
+
 def load(path: str | os.PathLike, dtype: torch.dtype = torch.float32, device: str = "cpu"):
     """Load ``(model, tokenizer)`` from a folder in HF format, or from a hub name.
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from transformers import DynamicCache
 
 from .errors import LabkitError
-from .tools.fastdecode import Decoder, unsupported_reason
+from .fastdecode import Decoder, unsupported_reason
 
 
 @dataclass
@@ -143,7 +143,7 @@ def sample(
     ``temperature=0`` decodes greedily; the log-probs are then those of the
     untempered model. Otherwise log-probs are of the tempered distribution the
     tokens were drawn from: ``log softmax(logits / temperature)``.
-    ``fast`` steps through :class:`labkit.tools.fastdecode.Decoder` where the model
+    ``fast`` steps through :class:`labkit.fastdecode.Decoder` where the model
     allows it (Llama/Qwen layouts with sdpa attention; see ``unsupported_reason``); ``fast=False`` always uses
     transformers' forward and cache. Both give the same tokens and log-probs (to float rounding).
     ``return_logits`` keeps the logits of every step (``Rollout.logits``): a method that needs the sampler's

@@ -135,7 +135,7 @@ def test_facts_and_mixed_tasks_share_prompt_lengths_and_verify():
 def test_a_planted_mistake_breaks_only_the_last_step_and_keeps_its_style_and_carry():
     import random
 
-    from labkit.studies.drift import plant_mistake, reference_prefix, sampled_prefix
+    from labkit.studies.recovery import plant_mistake, reference_prefix, sampled_prefix
     from labkit.task import AdditionTask, check_steps
 
     task = AdditionTask(digits=4, style=0.5)
@@ -158,7 +158,7 @@ def test_a_planted_mistake_breaks_only_the_last_step_and_keeps_its_style_and_car
 def test_a_planted_mistake_rewrites_the_last_try_of_a_corrected_step():
     import random
 
-    from labkit.studies.drift import plant_mistake
+    from labkit.studies.recovery import plant_mistake
     from labkit.task import check_steps
 
     p = Problem(357, 489, "357+489=")
@@ -169,7 +169,7 @@ def test_a_planted_mistake_rewrites_the_last_try_of_a_corrected_step():
 
 
 def test_next_step_accuracy_separates_a_skilled_model_from_an_untrained_one(shipped, tiny_student):
-    from labkit.studies.drift import PREFIX_KINDS, next_step_accuracy
+    from labkit.studies.recovery import PREFIX_KINDS, next_step_accuracy
 
     task, teacher, tokenizer = shipped["task"], shipped["teacher"], shipped["tokenizer"]
     skilled = next_step_accuracy(teacher, teacher, tokenizer, task, n=48, seed=5)
@@ -202,7 +202,7 @@ def test_first_mistakes_are_told_apart_by_what_they_do_to_the_carry():
 
 
 def test_dropping_the_carry_flips_only_the_last_steps_carry_out():
-    from labkit.studies.drift import drop_carry
+    from labkit.studies.recovery import drop_carry
     from labkit.task import check_steps, written_step
 
     p = Problem(357, 489, "357+489=")
@@ -219,7 +219,7 @@ def test_dropping_the_carry_flips_only_the_last_steps_carry_out():
 
 
 def test_carry_flip_recovery_is_paired_and_reads_a_carry_per_problem(shipped):
-    from labkit.studies.drift import carry_flip_recovery
+    from labkit.studies.recovery import carry_flip_recovery
 
     task, teacher, tokenizer = shipped["task"], shipped["teacher"], shipped["tokenizer"]
     result = carry_flip_recovery(teacher, tokenizer, task, n=64, seed=5)

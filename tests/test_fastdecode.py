@@ -1,4 +1,4 @@
-"""The fast decoder (labkit.tools.fastdecode) computes what transformers computes:
+"""The fast decoder (labkit.fastdecode) computes what transformers computes:
 same tokens, same log-probs."""
 
 import pytest
@@ -6,8 +6,8 @@ import torch
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, Qwen2Config, Qwen3Config
 
 from labkit.encoding import encode_prompts
+from labkit.fastdecode import unsupported_reason
 from labkit.sampling import sample
-from labkit.tools.fastdecode import unsupported_reason
 
 
 def _prompts(tokenizer, n=24):

@@ -17,14 +17,14 @@ SETTINGS = {
 
 
 def test_a_bootstrap_that_refused_an_interval_gets_no_verdict_from_seed_pairs():
-    from labkit.studies.mapview import call
+    from labkit.views.mapview import call
 
     refused = _row("sft", "flops", 0.5, None, rng=[0.3, 0.6]) | {"reached": 0.3}
     assert call(refused) == "no clear difference"
 
 
 def test_verdicts_say_cheaper_only_where_the_interval_or_every_seed_pair_agrees():
-    from labkit.studies.mapview import verdict_table
+    from labkit.views.mapview import verdict_table
 
     table = verdict_table(SETTINGS)
     assert "| a | flops | sft cheaper | no clear difference |" in table
@@ -33,7 +33,7 @@ def test_verdicts_say_cheaper_only_where_the_interval_or_every_seed_pair_agrees(
 
 
 def test_the_summary_figure_draws_every_ratio_at_its_value():
-    from labkit.studies.mapview import by_accounting, ratio_figure
+    from labkit.views.mapview import by_accounting, ratio_figure
 
     fig = ratio_figure(SETTINGS, methods=("sft", "rl"), accountings=("flops", "student_flops"))
     flops, student = fig.axes[:2]
@@ -49,7 +49,7 @@ def test_the_break_even_arithmetic_is_the_measured_flops_ratio():
     import json
     from pathlib import Path
 
-    from labkit.studies.mapview import break_even
+    from labkit.views.mapview import break_even
 
     results = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "side_by_side.json"
     point = break_even(json.loads(results.read_text()))
@@ -64,7 +64,7 @@ def test_the_style_control_reads_the_committed_map_and_race_curves_draw_every_se
     from pathlib import Path
 
     from labkit.studies.costs import pair_ratio
-    from labkit.studies.mapview import race_curves_figure, style_control
+    from labkit.views.mapview import race_curves_figure, style_control
 
     results = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
     sweep = json.loads((results / "regimes_sweep.json").read_text())["regimes"]

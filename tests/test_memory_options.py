@@ -9,10 +9,10 @@ import torch
 
 from labkit.encoding import encode_prompts
 from labkit.errors import LabkitError
+from labkit.fastdecode import unsupported_reason
 from labkit.models import prepare_student, resolve_dtype
 from labkit.sampling import sample, token_logprobs
 from labkit.task import AdditionTask
-from labkit.tools.fastdecode import unsupported_reason
 from labkit.train import TrainConfig, Trainer
 
 TASK = AdditionTask(digits=2)

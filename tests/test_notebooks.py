@@ -154,7 +154,7 @@ def test_notebook_executes_and_reports_sane_results(notebook, tmp_path):
     )
     RECORDED[notebook.name] = results
     assert notebook.name in CHECKS, f"add a check of {notebook.name}'s recorded results to CHECKS"
-    assert results, f"{notebook.name} recorded no results (call labkit.tools.notebook.record)"
+    assert results, f"{notebook.name} recorded no results (call labkit.views.notebook.record)"
     CHECKS[notebook.name](results)
 
 

@@ -7,7 +7,8 @@ import torch
 
 def test_four_signals_are_the_methods_own_weights(shipped):
     from labkit.objectives import grpo_advantages
-    from labkit.pertoken import SIGNALS, method_signals
+    from labkit.studies.pertoken import method_signals
+    from labkit.views.tokens import SIGNALS
 
     task, teacher, student, tokenizer = (shipped[k] for k in ("task", "teacher", "student", "tokenizer"))
     signals = method_signals(student, teacher, tokenizer, task, group_size=4, seed=1)
@@ -31,7 +32,7 @@ def test_four_signals_are_the_methods_own_weights(shipped):
     reverse_kl(logits[None], teacher_logits[None]).sum().backward()
     s_logp, t_logp = torch.log_softmax(logits, -1).detach(), torch.log_softmax(teacher_logits, -1)
     kl = float(reverse_kl(logits[None].detach(), teacher_logits[None]))
-    from labkit.pertoken import TokenScores, exact_push
+    from labkit.studies.pertoken import TokenScores, exact_push
 
     one = TokenScores("", ["x"], [float(s_logp[t])], [float(t_logp[t])], [0.0], [kl])
     assert math.isclose(exact_push(one)[0], -float(logits.grad[t]), rel_tol=1e-4, abs_tol=1e-6)
@@ -41,7 +42,7 @@ def test_four_signals_are_the_methods_own_weights(shipped):
 def test_a_student_that_never_succeeds_gives_no_rl_signal_and_says_so(shipped, tiny_student):
     import pytest
 
-    from labkit.pertoken import method_signals
+    from labkit.studies.pertoken import method_signals
 
     with pytest.raises(ValueError, match="reward variance"):
         method_signals(tiny_student, shipped["teacher"], shipped["tokenizer"], shipped["task"], tries=4)

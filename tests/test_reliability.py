@@ -7,11 +7,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from labkit import checkpoint
 from labkit.errors import LabkitError
 from labkit.models import ModelSize, build_model, load, save
 from labkit.task import AdditionTask
 from labkit.tokenizer import build_tokenizer
-from labkit.tools import checkpoint
 from labkit.tools.cli import main
 from labkit.train import TrainConfig, Trainer, train
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from labkit.tools.notebook import REPO_URL, colab_ref
+from labkit.views.notebook import REPO_URL, colab_ref
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -1,11 +1,11 @@
-"""The premises' figures and tables (labkit.studies.why) on small hand-made sections."""
+"""The premises' figures and tables (labkit.views.why) on small hand-made sections."""
 
 import math
 
 import matplotlib
 import pytest
 
-from labkit.studies.why import (
+from labkit.views.why import (
     advantage_figure,
     class_table,
     corrections_table,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from labkit.pertoken import TokenScores
-from labkit.widgets import TokenExplorer
+from labkit.studies.pertoken import TokenScores
+from labkit.views.widgets import TokenExplorer
 
 
 def _scores(prompt, tokens, advantage):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from labkit.errors import LabkitError
-from labkit.tools.workers import run_jobs
+from labkit.studies.workers import run_jobs
 
 
 def _workers_of(pid: int) -> list[int]:
@@ -45,7 +45,7 @@ def test_the_first_error_reaches_the_caller():
 def test_an_idle_worker_exits_at_once_when_its_parent_is_killed(tmp_path):
     script = tmp_path / "parent.py"
     script.write_text(
-        "import time\nfrom labkit.tools.workers import run_jobs\n"
+        "import time\nfrom labkit.studies.workers import run_jobs\n"
         "if __name__ == '__main__':\n    run_jobs(time.sleep, [(60,), (0.1,)], workers=2)\n"
     )
     parent = subprocess.Popen([sys.executable, str(script)])

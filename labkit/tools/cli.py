@@ -81,7 +81,8 @@ def _train(args) -> None:
 
 
 def _compare(args) -> None:
-    from ..studies.compare import CompareConfig, compare_to_disk
+    from ..studies.compare import CompareConfig
+    from ..views.race import compare_to_disk
 
     methods = tuple(args.methods.split(",")) if args.methods else CompareConfig.methods
     config = CompareConfig(

@@ -6,7 +6,7 @@
 Used by ``make run`` (full settings, rendered copies in outputs/), by ``make notebooks`` (full settings,
 written back into notebooks/ so the committed notebooks show their figures on GitHub and Colab without
 running) and by the test suite (``quick=True``), which reads back what each notebook recorded with
-:func:`labkit.tools.notebook.record`.
+:func:`labkit.views.notebook.record`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .notebook import RESULT_MIMETYPE
+from ..views.notebook import RESULT_MIMETYPE
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 KERNEL_NAME = "labkit-python"

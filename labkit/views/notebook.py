@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
+
+from ..models import data_dir  # noqa: F401 (notebooks import it from here, beside record)
 
 RESULT_MIMETYPE = "application/vnd.labkit.result+json"
 REPO_URL = "https://github.com/labkit-lab/labkit"  # the one place the repository's address lives
@@ -16,13 +17,6 @@ def colab_ref() -> str:
     from .. import __version__
 
     return f"v{__version__}"
-
-
-def data_dir() -> Path:
-    """The lab's ``data/`` folder: beside the package in a checkout, or LABKIT_DATA if set."""
-    if "LABKIT_DATA" in os.environ:
-        return Path(os.environ["LABKIT_DATA"])
-    return Path(__file__).resolve().parents[2] / "data"
 
 
 def _jsonable(value):

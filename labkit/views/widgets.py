@@ -10,7 +10,8 @@ import html
 
 import ipywidgets as widgets
 
-from .pertoken import QUANTITIES, tokens_html
+from ..studies.pertoken import QUANTITIES
+from .tokens import tokens_html
 
 
 class TokenExplorer(widgets.VBox):

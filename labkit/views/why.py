@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tokenclass import CLASSES
+from ..studies.tokenclass import CLASSES
 
 
 def silent_probability(accuracy, group_size: int):

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..errors import LabkitError
-from ..models import check_safetensors, save
+from .errors import LabkitError
+from .models import check_safetensors, save
 
 CHECKPOINT = "checkpoint"
 

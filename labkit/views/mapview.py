@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import plots
-from .costs import ACCOUNTINGS, pair_ratio, verdict
+from ..studies.costs import ACCOUNTINGS, pair_ratio, verdict
+from . import plots
 
 REGIMES = (
     "shipped",
@@ -200,7 +200,7 @@ def break_even(summary: dict) -> dict:
     price`` is exactly ``flops``, the measured RL / OPD FLOPs ratio, so OPD is cheaper in FLOPs when the edge
     exceeds the price; ``verdict`` says so only where the FLOPs ratio's interval excludes 1.
     """
-    from .costs import cost_to_reach, pair_ratio
+    from ..studies.costs import cost_to_reach, pair_ratio
 
     episodes = pair_ratio(summary, "episodes", "rl")
     flops = pair_ratio(summary, "flops", "rl")

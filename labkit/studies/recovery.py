@@ -1,0 +1,205 @@
+"""Recovery from a planted mistake: "OOD shock" in one measurement, with difficulty held fixed.
+
+The same problems, the same number of steps written, only the prefix's provenance changed. A student that
+copes with its own mistakes writes the next step as well after a planted mistake as after a clean prefix; one
+that only ever saw clean teacher text does worse. ``next_step_accuracy`` plants a carry-keeping mistake;
+``carry_flip_recovery`` one that flips the carry.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from ..task import CORRECTION, Problem, check_steps, written_step
+
+PREFIX_KINDS = ("own", "planted", "teacher", "reference")
+"""own: the student's own sampled steps, kept where every step is right; planted: the same text with its last
+step rewritten wrong (a plausible mistake that keeps the carry, so the right next step is the same whether the
+student reads the carry it wrote or works it out); teacher: the teacher's sampled steps, kept where right (the
+text SFT trains on); reference: the task's canonical steps (one style: 'a' first, ';', no spaces). Every kind
+uses the same problems: those where both sampled prefixes came out right."""
+
+
+@dataclass
+class NextStep:
+    """Whether a student wrote the next step right after each kind of prefix, problem by problem."""
+
+    outcomes: dict[str, list[bool]]  # kind -> per problem (the same problems for every kind)
+
+    def rate(self, kind: str) -> float:
+        return sum(self.outcomes[kind]) / max(1, len(self.outcomes[kind]))
+
+    @property
+    def total(self) -> dict[str, int]:
+        return {k: len(v) for k, v in self.outcomes.items()}
+
+    @property
+    def recovery(self) -> float | None:
+        """next-step accuracy after a planted mistake over after the same prefix unplanted (1 = unshaken)"""
+        return None if self.rate("own") == 0 else self.rate("planted") / self.rate("own")
+
+
+def _steps_of(text: str) -> list[str]:
+    return text.replace(",", ";").split(";")
+
+
+def plant_mistake(prefix: str, rng: random.Random) -> str:
+    """``prefix`` (whole steps, each ending in a separator) with its last step rewritten with one of the
+    task's plausible mistakes (a sum off by one, a wrong carry-in) chosen so that the step's carry-out stays
+    the true one. The written style (order, spacing, separator) is kept."""
+    from ..task import _mistaken_step
+
+    body, separator = prefix[:-1], prefix[-1]
+    cut = max(body.rfind(";"), body.rfind(","), body.rfind(CORRECTION)) + 1  # a corrected step: its last try
+    head, last = body[:cut], body[cut:]
+    pad = last[: len(last) - len(last.lstrip(" "))]
+    left, total = last.strip().split("=")
+    x, y, c = (int(v) for v in left.split("+"))
+    for _ in range(100):
+        wrong = _mistaken_step(x, y, c, int(total), rng)
+        if int(wrong.split("=")[1]) // 10 == int(total) // 10:
+            return f"{head}{pad}{wrong}{separator}"
+    raise ValueError(f"no carry-keeping mistake for the step {last!r}")
+
+
+def reference_prefix(task, problem: Problem, steps: int) -> str:
+    """The canonical first ``steps`` steps of a solution, each followed by ';'."""
+    return "".join(f + ";" for f in _steps_of(task.solution(problem)[0])[:steps])
+
+
+def sampled_prefix(problem: Problem, completion: str, steps: int, digits: int) -> str | None:
+    """The first ``steps`` steps of a sampled completion, as written, if each of them is locally right."""
+    verdicts = check_steps(problem, completion, digits)[:steps]
+    if not all(v is True for v in verdicts):
+        return None
+    end, fields = 0, completion.replace(",", ";").split(";")
+    for field in fields[:steps]:
+        end += len(field) + 1
+    return completion[:end]
+
+
+def next_steps(model, tokenizer, task, items, seed: int = 0, temperature: float = 1.0) -> list[str]:
+    """For each ``(problem, prefix)``: the prefix followed by what the model writes after it (one step and its
+    separator; room for a corrected step on a task with corrections). Prompts are batched by length (sampling
+    needs equal-length prompts)."""
+    import torch
+
+    from ..encoding import decode_completions, encode_prompts
+    from ..sampling import sample
+
+    window = 14 * (2 if getattr(task, "corrections", 0) > 0 else 1)
+    out = [""] * len(items)
+    by_length: dict[int, list[int]] = {}
+    for i, (problem, prefix) in enumerate(items):
+        by_length.setdefault(len(problem.prompt + prefix), []).append(i)
+    generator = torch.Generator().manual_seed(seed)
+    for length in sorted(by_length):
+        index = by_length[length]
+        texts = [items[i][0].prompt + items[i][1] for i in index]
+        rollout = sample(model, encode_prompts(tokenizer, texts), window, tokenizer, temperature, generator)
+        for i, continuation in zip(index, decode_completions(tokenizer, rollout.completion_ids,
+                                                              rollout.completion_mask)):  # fmt: skip
+            out[i] = items[i][1] + continuation
+    return out
+
+
+def next_step_right(model, tokenizer, task, items, seed: int = 0, temperature: float = 1.0) -> list[bool]:
+    """For each ``(problem, prefix)``: is the step the model writes after ``prefix`` locally right? A step cut
+    off by the window is wrong."""
+    written = next_steps(model, tokenizer, task, items, seed, temperature)
+    return [
+        check_steps(problem, text, task.digits)[len(_steps_of(prefix)) - 1] is True
+        for (problem, prefix), text in zip(items, written)
+    ]
+
+
+def _prefix_problems(task, n: int, seed: int) -> tuple[list[Problem], list[int]]:
+    """``n`` held-out problems and each one's prefix length, cycling through 1 .. digits-1 steps."""
+    return task.problems(n, "held_out", seed=seed), [1 + i % (task.digits - 1) for i in range(n)]
+
+
+def _sampled_prefixes(model, tokenizer, task, problems, steps, seed: int) -> list[str | None]:
+    """Each problem's first ``steps[i]`` steps as ``model`` samples them (T=1, seeded), or None where one of
+    them is wrong (:func:`sampled_prefix`)."""
+    from ..encoding import decode_completions
+    from ..evaluate import sample_problems
+
+    rollout = sample_problems(model, tokenizer, task, problems, seed)
+    texts = decode_completions(tokenizer, rollout.completion_ids, rollout.completion_mask)
+    return [sampled_prefix(p, t, k, task.digits) for p, t, k in zip(problems, texts, steps)]
+
+
+def next_step_accuracy(student, teacher, tokenizer, task, n: int = 512, seed: int = 0) -> NextStep:
+    """Next-step accuracy of ``student`` after each kind of prefix (``PREFIX_KINDS``) on held-out problems.
+
+    Each problem gets a prefix of ``k`` steps, ``k`` cycling through 1 .. digits-1. Every kind is measured on
+    the problems where both the teacher's and the student's sampled prefixes came out right, so the kinds
+    compare like with like; across students those problems differ (a better student keeps more). Sampling
+    is at T=1, as the races evaluate.
+    """
+    if task.digits < 2:
+        raise ValueError("a next step needs at least 2 digits (a step to write after a prefix)")
+    problems, steps = _prefix_problems(task, n, seed)
+    written = {
+        name: _sampled_prefixes(model, tokenizer, task, problems, steps, seed + 1)
+        for name, model in (("teacher", teacher), ("own", student))
+    }
+    both = [i for i in range(n) if written["teacher"][i] is not None and written["own"][i] is not None]
+    plant = random.Random(f"plant-{seed}")
+    items = {
+        "own": [(problems[i], written["own"][i]) for i in both],
+        "planted": [(problems[i], plant_mistake(written["own"][i], plant)) for i in both],
+        "teacher": [(problems[i], written["teacher"][i]) for i in both],
+        "reference": [(problems[i], reference_prefix(task, problems[i], steps[i])) for i in both],
+    }
+    return NextStep(
+        {kind: next_step_right(student, tokenizer, task, items[kind], seed=seed + 2) for kind in PREFIX_KINDS}
+    )
+
+
+def drop_carry(prefix: str) -> str | None:
+    """``prefix`` (whole steps, each ending in a separator) with its last step's tens digit dropped —
+    ``5+8+1=14`` becomes ``5+8+1=4``, "forgot to carry" — so its carry-out flips from 1 to 0; None where the
+    last step carries nothing. Only the total changes; the written style is kept."""
+    body, separator = prefix[:-1], prefix[-1]
+    head, _, total = body.rpartition("=")
+    if not total.strip().isdigit() or int(total) < 10:
+        return None
+    pad = total[: len(total) - len(total.lstrip())]
+    return f"{head}={pad}{int(total) - 10}{separator}"
+
+
+@dataclass
+class CarryFlip:
+    """The next step after a student's own correct prefix, and after the same prefix with its last step's
+    carry dropped (:func:`drop_carry`), problem by problem. After the drop, the locally right next step takes
+    carry-in 0 as written; ``takes_written`` / ``takes_true`` say which carry-in the student wrote (0 or the
+    true 1; a step it did not write takes neither)."""
+
+    own: list[bool]
+    flipped: list[bool]
+    takes_written: list[bool]
+    takes_true: list[bool]
+
+
+def carry_flip_recovery(student, tokenizer, task, n: int = 512, seed: int = 0) -> CarryFlip:
+    """:class:`CarryFlip` on the held-out problems and own prefixes of :func:`next_step_accuracy` (the same
+    seeds) whose last step carries: does a planted mistake that *flips* the carry shake the student, and does
+    it read the carry it wrote or work the true one out?"""
+    problems, steps = _prefix_problems(task, n, seed)
+    prefixes = _sampled_prefixes(student, tokenizer, task, problems, steps, seed + 1)
+    pairs = [(p, prefix, drop_carry(prefix)) for p, prefix in zip(problems, prefixes) if prefix]
+    own = [(p, prefix) for p, prefix, dropped in pairs if dropped]
+    flipped = [(p, dropped) for p, _, dropped in pairs if dropped]
+    written = next_steps(student, tokenizer, task, flipped, seed=seed + 2)
+    columns = [len(_steps_of(prefix)) - 1 for _, prefix in flipped]
+    carries = [(written_step(text, j) or (None, None, None))[2] for text, j in zip(written, columns)]
+    return CarryFlip(
+        own=next_step_right(student, tokenizer, task, own, seed=seed + 2),
+        flipped=[
+            check_steps(p, text, task.digits)[j] is True for (p, _), text, j in zip(flipped, written, columns)
+        ],
+        takes_written=[c == 0 for c in carries],
+        takes_true=[c == 1 for c in carries],
+    )
