@@ -15,10 +15,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, fields
 from pathlib import Path
 
-import torch
 from safetensors.torch import load_file, save_file
 
 from .errors import LabkitError
@@ -46,81 +44,35 @@ def write_json_atomic(path: str | os.PathLike, obj) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    tensors = {}
-    for index, state in optimizer.state_dict()["state"].items():
-        for name, value in state.items():
-            tensors[f"state.{index}.{name}"] = torch.as_tensor(value).detach().clone().contiguous()
-    return tensors
+def save_checkpoint(folder: str | os.PathLike, model, tokenizer, state: dict, extra: dict) -> Path:
+    """Write ``folder`` atomically: ``model`` in HF format, ``state["tensors"]`` in optimizer.safetensors and
+    the rest of ``state`` (JSON) in trainer_state.json. ``state`` is what ``Trainer.state_dict()`` returns."""
+    tensors = {name: t.detach().clone().contiguous() for name, t in state["tensors"].items()}
+    rest = {k: v for k, v in state.items() if k != "tensors"}
+
+    def extra_files(tmp: Path) -> None:
+        save_file(tensors, str(tmp / "optimizer.safetensors"))
+        (tmp / "trainer_state.json").write_text(json.dumps(rest) + "\n")
+
+    return save(model, tokenizer, folder, extra=extra, write_extra=extra_files)
 
 
-def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
-    state: dict[int, dict] = {}
-    for key, value in tensors.items():
-        if key.startswith("state."):
-            _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
+def read_checkpoint(folder: str | os.PathLike, fix: str) -> dict:
+    """The trainer state saved in ``folder`` (``tensors`` included), after checking that both weights files
+    are whole; a missing or damaged one raises a :class:`LabkitError` ending in ``fix``. Loads nothing into a
+    model: :func:`load_weights` does, once the state is accepted."""
+    folder = Path(folder)
+    if not (folder / "trainer_state.json").exists():
+        raise LabkitError(f"no checkpoint to resume in {folder.parent}; run without --resume to start afresh")
+    for name in ("model.safetensors", "optimizer.safetensors"):  # both checked before either is used
+        check_safetensors(folder / name, fix)
+    state = json.loads((folder / "trainer_state.json").read_text())
+    state["tensors"] = load_file(str(folder / "optimizer.safetensors"))
+    return state
 
 
-def save_checkpoint(trainer) -> Path:
-    """Write OUT/checkpoint for the trainer's current step, atomically."""
-
-    def extra_files(folder: Path) -> None:
-        tensors = _optimizer_tensors(trainer.optimizer)
-        tensors["sampler_generator_state"] = trainer.generator.get_state()
-        save_file(tensors, str(folder / "optimizer.safetensors"))
-        version, internal, gauss = trainer.rng.getstate()
-        state = {
-            "step": trainer.step,
-            "seconds": trainer.seconds,
-            "episodes": trainer.episodes,
-            "ledger": asdict(trainer.ledger),
-            "python_rng": [version, list(internal), gauss],
-            "config": asdict(trainer.config),
-        }
-        (folder / "trainer_state.json").write_text(json.dumps(state) + "\n")
-
-    return save(
-        trainer.student,
-        trainer.tokenizer,
-        trainer.out_dir / CHECKPOINT,
-        extra={"task": asdict(trainer.task), "train": asdict(trainer.config), "step": trainer.step},
-        write_extra=extra_files,
-    )
-
-
-def load_checkpoint(trainer) -> int:
-    """Restore model, optimizer, RNGs, ledger and clocks from OUT/checkpoint;
-    return the step it was taken at."""
+def load_weights(folder: str | os.PathLike, model) -> None:
+    """Load the checkpoint's model weights into ``model`` in place."""
     from safetensors.torch import load_model
 
-    folder = trainer.out_dir / CHECKPOINT
-    if not (folder / "trainer_state.json").exists():
-        raise LabkitError(
-            f"no checkpoint to resume in {trainer.out_dir}; run without --resume to start afresh"
-        )
-    state = json.loads((folder / "trainer_state.json").read_text())
-    saved, current = state["config"], asdict(trainer.config)
-    changed = [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in current.items() if saved.get(k) != v]
-    if changed:
-        raise LabkitError(
-            f"the checkpoint in {folder} was made with other settings ({'; '.join(changed)}); "
-            "resume with the same settings, or train into a new --out folder"
-        )
-    fix = (
-        f"nothing in {trainer.out_dir} was changed: restore {folder} from a copy, "
-        "or train without --resume into a new --out folder"
-    )
-    for name in ("model.safetensors", "optimizer.safetensors"):  # both checked before either is loaded
-        check_safetensors(folder / name, fix)
-    load_model(trainer.student, str(folder / "model.safetensors"))
-    tensors = load_file(str(folder / "optimizer.safetensors"))
-    trainer.generator.set_state(tensors.pop("sampler_generator_state"))
-    _load_optimizer(trainer.optimizer, tensors)
-    version, internal, gauss = state["python_rng"]
-    trainer.rng.setstate((version, tuple(internal), gauss))
-    for f in fields(trainer.ledger):
-        setattr(trainer.ledger, f.name, state["ledger"][f.name])
-    trainer.seconds, trainer.episodes, trainer.step = state["seconds"], state["episodes"], state["step"]
-    return state["step"]
+    load_model(model, str(Path(folder) / "model.safetensors"))

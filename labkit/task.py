@@ -151,7 +151,7 @@ class AdditionTask:
                 first, second = y, x
             step = f"{first}+{second}+{carry}={total}"
             if rng is not None and rng.random() < self.corrections:
-                wrong = _mistaken_step(first, second, carry, total, rng)
+                wrong = mistaken_step(first, second, carry, total, rng)
                 text.append(wrong)
                 mask.extend([0] * len(wrong))
                 text.append(CORRECTION)
@@ -170,7 +170,7 @@ class AdditionTask:
         return solution, mask
 
 
-def _mistaken_step(first: int, second: int, carry: int, total: int, rng: random.Random) -> str:
+def mistaken_step(first: int, second: int, carry: int, total: int, rng: random.Random) -> str:
     """The same step with one plausible mistake: a wrong carry-in or a wrong sum."""
     if rng.random() < 0.5:
         wrong_total = total + rng.choice([-1, 1]) if 0 < total < 19 else (1 if total == 0 else 18)
@@ -196,10 +196,16 @@ def final_answer(completion: str) -> int | None:
     return int(field)
 
 
+def split_steps(completion: str) -> list[str]:
+    """The scratchpad's one parser: ``completion`` split at its step separators (';' or ','), one field per
+    step as written (a corrected step keeps its mark and both tries), the answer last."""
+    return completion.replace(",", ";").split(";")
+
+
 def written_step(completion: str, column: int) -> tuple[int, int, int, int] | None:
     """``(x, y, carry_in, total)`` as written in ``completion``'s step for ``column`` (after a correction
     mark, its last try), or None where the step is missing or cannot be read."""
-    fields = completion.replace(",", ";").split(";")
+    fields = split_steps(completion)
     if column >= len(fields) - 1:  # the last field is the answer, not a step
         return None
     try:
@@ -221,7 +227,7 @@ def check_steps(problem: Problem, completion: str, digits: int) -> list[bool | N
     """
     a_digits = [int(c) for c in f"{problem.a:0{digits}d}"][::-1]
     b_digits = [int(c) for c in f"{problem.b:0{digits}d}"][::-1]
-    steps = len(completion.replace(",", ";").split(";")) - 1  # the last field is the answer, not a step
+    steps = len(split_steps(completion)) - 1  # the last field is the answer, not a step
     verdicts: list[bool | None] = []
     carry_in = 0
     for column in range(digits):
@@ -241,7 +247,7 @@ def first_wrong_span(completion: str, verdicts: list[bool | None]) -> tuple[int,
     """Character span ``[start, end)`` of the first step ``check_steps`` did not judge right
     (its separator included)."""
     start = 0
-    for field, verdict in zip(completion.replace(",", ";").split(";"), verdicts):
+    for field, verdict in zip(split_steps(completion), verdicts):
         if verdict is not True:
             return start, start + len(field) + 1
         start += len(field) + 1

@@ -25,7 +25,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -34,7 +34,8 @@ from tqdm.auto import tqdm
 from . import objectives
 from .checkpoint import (
     CHECKPOINT,
-    load_checkpoint,
+    load_weights,
+    read_checkpoint,
     save_checkpoint,
     write_json_atomic,
     write_text_atomic,
@@ -54,7 +55,8 @@ from .errors import LabkitError
 from .evaluate import EVAL_SETS, evaluate, held_out_set, pack_correct
 from .flops import ComputeLedger
 from .models import check_compatible, save
-from .sampling import sample, token_logprobs
+from .sampling import sample
+from .scoring import logprobs
 from .task import Task
 
 
@@ -92,7 +94,11 @@ class TrainResult:
 
 
 class Trainer:
-    """Runs one method on one student; ``run()`` returns the history and writes metrics.jsonl."""
+    """Runs one method on one student; ``run()`` returns the history and writes metrics.jsonl.
+
+    ``on_step(step, batch, row)`` is called after every step; returning True ends the run there, cleanly (the
+    final model is saved as at the last step).
+    """
 
     def __init__(
         self,
@@ -102,7 +108,7 @@ class Trainer:
         task: Task,
         teacher=None,
         out_dir=None,
-        on_step: Callable[[int, StepBatch, dict], None] | None = None,
+        on_step: Callable[[int, StepBatch, dict], bool | None] | None = None,
         progress: bool = True,
         teacher_tokenizer=None,
     ):
@@ -126,9 +132,6 @@ class Trainer:
             self.reference = copy.deepcopy(student).eval().requires_grad_(False)
         torch.manual_seed(config.seed)
         self.device = next(student.parameters()).device
-        self.vocab_size = len(
-            tokenizer
-        )  # output layers may be padded beyond the tokenizer; compare on real tokens
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.rng = random.Random(config.seed)
         self.optimizer = torch.optim.AdamW(
@@ -195,10 +198,9 @@ class Trainer:
         """
         keep_logits = self.config.method in NEEDS_TEACHER_LOGITS
         with torch.no_grad():
-            scored = token_logprobs(
-                self.teacher, batch.sequences, batch.prompt_length, return_logits=keep_logits,
-                vocab_size=self.vocab_size,
-            )  # fmt: skip
+            scored = logprobs(
+                self.teacher, self.tokenizer, batch.sequences, batch.prompt_length, logits=keep_logits
+            )
         batch.teacher_logprobs, batch.teacher_logits = scored if keep_logits else (scored, None)
         if charge:
             n, length = batch.sequences.shape
@@ -244,17 +246,16 @@ class Trainer:
         # one student distribution for every batch of a method: the tempered one for the
         # methods that sample it
         temperature = 1.0 if c.method == "sft" else c.temperature
-        logprobs, logits = token_logprobs(
-            self.student, batch.sequences, batch.prompt_length, temperature, return_logits=True,
-            vocab_size=self.vocab_size,
-        )  # fmt: skip
+        student_logprobs, logits = logprobs(
+            self.student, self.tokenizer, batch.sequences, batch.prompt_length, temperature, logits=True
+        )
         n, length = batch.sequences.shape
         self.ledger.add_forward("student_train", self.student, n * (length - 1), length / 2, backward=True)
         if c.method == "sft":
-            return objectives.sft_loss(logprobs, batch.mask), logits
+            return objectives.sft_loss(student_logprobs, batch.mask), logits
         if c.method in ("rl", "opd"):
             loss = objectives.importance_sampling_loss(
-                logprobs, batch.sampling_logprobs, batch.advantages, batch.mask
+                student_logprobs, batch.sampling_logprobs, batch.advantages, batch.mask
             )
             if self.reference is not None:
                 loss = loss + c.kl_coef * self._reference_kl(batch, logits, temperature)
@@ -269,10 +270,9 @@ class Trainer:
         """rl's penalty: the mean per-token KL(student || start policy), charged as a reference forward
         pass."""
         with torch.no_grad():
-            _, reference_logits = token_logprobs(
-                self.reference, batch.sequences, batch.prompt_length, temperature, return_logits=True,
-                vocab_size=self.vocab_size,
-            )  # fmt: skip
+            _, reference_logits = logprobs(
+                self.reference, self.tokenizer, batch.sequences, batch.prompt_length, temperature, logits=True
+            )
         n, length = batch.sequences.shape
         self.ledger.add_forward("reference", self.reference, n * (length - 1), length / 2)
         return objectives.masked_mean(objectives.reverse_kl(logits, reference_logits), batch.mask)
@@ -327,20 +327,18 @@ class Trainer:
                 batch = self.student_samples(problems, generator, charge=False)
                 student_logits = None
             if student_logits is None or c.temperature != 1.0:
-                _, student_logits = token_logprobs(
-                    self.student, batch.sequences, batch.prompt_length, return_logits=True,
-                    vocab_size=self.vocab_size,
-                )  # fmt: skip
+                _, student_logits = logprobs(
+                    self.student, self.tokenizer, batch.sequences, batch.prompt_length, logits=True
+                )
             entropy = objectives.masked_mean(objectives.entropy(student_logits), batch.mask)
             reward = free or {"reward": float(batch.rewards.mean())}  # fresh samples: not in groups
             row = {**reward, "entropy": float(entropy)}
             if self.teacher is not None:
                 teacher_logits = batch.teacher_logits if batch.on_policy else None
                 if teacher_logits is None:
-                    _, teacher_logits = token_logprobs(
-                        self.teacher, batch.sequences, batch.prompt_length, return_logits=True,
-                        vocab_size=self.vocab_size,
-                    )  # fmt: skip
+                    _, teacher_logits = logprobs(
+                        self.teacher, self.tokenizer, batch.sequences, batch.prompt_length, logits=True
+                    )
                 kl = objectives.reverse_kl(student_logits, teacher_logits)
                 row["teacher_kl"] = float(objectives.masked_mean(kl, batch.mask))
         return row
@@ -435,6 +433,66 @@ class Trainer:
                 f"{c.flop_budget:.3g} FLOP budget; raise steps or lower the budget"
             )
 
+    # -- saving and resuming ----------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything a resumed run needs besides the student's weights. ``tensors``: AdamW's moments
+        (``state.{param}.{name}``) and the sampler's RNG state; the rest is JSON: step, clocks, ledger, the
+        Python RNG and the config."""
+        tensors = {
+            f"state.{index}.{name}": torch.as_tensor(value)
+            for index, moments in self.optimizer.state_dict()["state"].items()
+            for name, value in moments.items()
+        }
+        tensors["sampler_generator_state"] = self.generator.get_state()
+        version, internal, gauss = self.rng.getstate()
+        return {
+            "tensors": tensors,
+            "step": self.step,
+            "seconds": self.seconds,
+            "episodes": self.episodes,
+            "ledger": asdict(self.ledger),
+            "python_rng": [version, list(internal), gauss],
+            "config": asdict(self.config),
+        }
+
+    def load_state_dict(self, state: dict, source: str = "the saved state") -> None:
+        """Restore what :meth:`state_dict` returned; a state made with other settings is refused first."""
+        saved, current = state["config"], asdict(self.config)
+        changed = [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in current.items() if saved.get(k) != v]
+        if changed:
+            raise LabkitError(
+                f"{source} was made with other settings ({'; '.join(changed)}); "
+                "resume with the same settings, or train into a new --out folder"
+            )
+        tensors = dict(state["tensors"])
+        self.generator.set_state(tensors.pop("sampler_generator_state"))
+        moments: dict[int, dict] = {}
+        for key, value in tensors.items():
+            _, index, name = key.split(".", 2)
+            moments.setdefault(int(index), {})[name] = value
+        groups = self.optimizer.state_dict()["param_groups"]
+        self.optimizer.load_state_dict({"state": moments, "param_groups": groups})
+        version, internal, gauss = state["python_rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+        for f in fields(self.ledger):
+            setattr(self.ledger, f.name, state["ledger"][f.name])
+        self.seconds, self.episodes, self.step = state["seconds"], state["episodes"], state["step"]
+
+    def save_checkpoint(self) -> None:
+        extra = {"task": asdict(self.task), "train": asdict(self.config), "step": self.step}
+        save_checkpoint(self.out_dir / CHECKPOINT, self.student, self.tokenizer, self.state_dict(), extra)
+
+    def _resume(self) -> int:
+        """Restore OUT/checkpoint (state first, then weights) and return the step it was taken at."""
+        folder = self.out_dir / CHECKPOINT
+        fix = (
+            f"nothing in {self.out_dir} was changed: restore {folder} from a copy, "
+            "or train without --resume into a new --out folder"
+        )
+        self.load_state_dict(read_checkpoint(folder, fix), source=f"the checkpoint in {folder}")
+        load_weights(folder, self.student)
+        return self.step
+
     # -- the loop ---------------------------------------------------------------------------
     def _start(self, resume: bool) -> int:
         """Prepare OUT and return the last finished step (0 for a fresh run)."""
@@ -450,7 +508,7 @@ class Trainer:
             write_text_atomic(metrics, "")
             write_json_atomic(self.out_dir / "config.json", asdict(self.config))
             return 0
-        step = load_checkpoint(self)
+        step = self._resume()
         lines = metrics.read_text().splitlines() if metrics.exists() else []
         rows = [json.loads(line) for line in lines if line.strip()]
         self.history = [row for row in rows if row["step"] <= step]  # drop what came after the checkpoint
@@ -479,11 +537,10 @@ class Trainer:
                 row.update(self.evaluation())
             self._write(row)
             if self.out_dir is not None and c.save_every and step % c.save_every == 0:
-                save_checkpoint(self)
-            if self.on_step is not None:
-                self.on_step(step, self.batch, row)
+                self.save_checkpoint()
+            stop = self.on_step is not None and self.on_step(step, self.batch, row) is True
             bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss", "reward", "teacher_kl") if k in row})
-            if c.flop_budget and row["flops"] >= c.flop_budget:
+            if stop or (c.flop_budget and row["flops"] >= c.flop_budget):
                 break
         if self.out_dir is not None:
             extra = {

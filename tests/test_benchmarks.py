@@ -1,6 +1,5 @@
 """The results pages show what the committed benchmark files say, not numbers typed by hand."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,25 +12,18 @@ def _table_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("|")]
 
 
-def _script(name: str):
-    """A benchmark script imported as a module (``benchmarks/`` on the path for its own imports)."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_sweep_table_is_made_from_the_sweep_results():
+    from labkit.views.tables import format_sweep
+
     results = json.loads((RESULTS / "regimes_sweep.json").read_text())
-    assert _script("regimes_sweep").format_sweep(results) == (RESULTS / "regimes_sweep.md").read_text()
+    assert format_sweep(results) == (RESULTS / "regimes_sweep.md").read_text()
 
 
 def test_the_recovery_table_is_made_from_the_recovery_results():
+    from labkit.views.tables import recovery_table
+
     results = json.loads((RESULTS / "recovery.json").read_text())
-    assert _script("recovery").table(results) == (RESULTS / "recovery.md").read_text()
+    assert recovery_table(results) == (RESULTS / "recovery.md").read_text()
 
 
 def test_the_results_page_shows_the_committed_tables():
@@ -81,14 +73,10 @@ def test_the_races_run_with_the_settings_the_tuning_protocol_chose():
         assert {**entry["chosen"]}.items() <= headline["methods"][racer]["settings"].items(), racer
 
 
-def _premises():
-    return _script("premises")
-
-
 def test_corrections_are_counted_against_mistakes_left_standing():
+    from labkit.studies import premises
     from labkit.task import Problem
 
-    premises = _premises()
     p = Problem(357, 489, "357+489=")
     completions = [
         "7+9+0=15!7+9+0=16;5+8+1=14;3+4+1=8;846",  # a mistake caught and redone right
@@ -100,9 +88,10 @@ def test_corrections_are_counted_against_mistakes_left_standing():
 
 
 def test_the_break_even_section_prices_every_regime_of_the_committed_map():
-    premises = _premises()
+    from labkit.studies import premises
+
     sweep = json.loads((RESULTS / "regimes_sweep.json").read_text())["regimes"]
-    section = premises.break_even_section()
+    section = premises.break_even_section(sweep)
     assert set(section["points"]) == set(sweep)
     for point in section["points"].values():
         if point["edge"] is not None:  # edge / price is the measured FLOPs ratio
@@ -115,9 +104,9 @@ def test_the_mark_probability_is_read_where_the_mark_would_replace_the_separator
     import torch
 
     from labkit.models import load
+    from labkit.studies import premises
     from labkit.task import Problem
 
-    premises = _premises()
     p = Problem(357, 489, "357+489=")
     completions = [
         "7+9+0=16;5+8+1=15;3+4+1=8;855",

@@ -148,18 +148,23 @@ def test_gradient_checkpointing_with_lora_gives_the_adapters_the_same_gradients(
         torch.testing.assert_close(grads_checkpointed[name], grads[name], atol=1e-6, rtol=1e-5)
 
 
-def test_a_bfloat16_weight_cannot_take_an_adamw_step_of_one_millionth():
-    """Why 07's student should not be trained in bfloat16 at learning_rate=1e-6: 8 significant bits cannot
-    hold a step of 1e-6 on a weight of 0.02 or on a norm weight of 1.0, so one AdamW step moves almost
-    nothing (float32 moves every entry)."""
-    generator = torch.Generator().manual_seed(0)
+def test_07s_student_is_trained_in_float32_where_a_step_of_one_millionth_moves_it(tiny_student, tokenizer):
+    """labkit's decision for 07's trained student: float32 even on a GPU, as
+    ``resolve_dtype(..., auto=float32)`` gives, because bfloat16's 8 significant bits round a 1e-6 AdamW step
+    on a weight of ~0.02 away. One Trainer step at learning_rate=1e-6 on the student so resolved moves every
+    entry of its transformer layers' weights; the same step on the student cast to bfloat16 moves almost none.
+    """
     moved = {}
-    for dtype in (torch.bfloat16, torch.float32):
-        matrix = torch.nn.Parameter((0.02 * torch.randn(256, 256, generator=generator)).to(dtype))
-        norm = torch.nn.Parameter(torch.ones(256, dtype=dtype))
-        before = [matrix.detach().clone(), norm.detach().clone()]
-        matrix.grad, norm.grad = torch.randn_like(matrix), torch.randn_like(norm)
-        torch.optim.AdamW([matrix, norm], lr=1e-6, weight_decay=0.0).step()
-        moved[dtype] = [float((p != b).float().mean()) for p, b in zip((matrix, norm), before)]
-    assert moved[torch.float32] == [1.0, 1.0]
-    assert moved[torch.bfloat16][0] < 0.05 and moved[torch.bfloat16][1] == 0.0
+    for dtype in (resolve_dtype("auto", "cuda", auto=torch.float32), torch.bfloat16):
+        student = copy.deepcopy(tiny_student).to(dtype)
+        config = TrainConfig(method="sft", sft_data="reference", steps=1, batch_size=8, group_size=1,
+                             eval_n=8, learning_rate=1e-6, warmup_steps=0, max_grad_norm=0.0)  # fmt: skip
+        trainer = Trainer(config, student, tokenizer, AdditionTask(digits=2), progress=False)
+        layers = {n: p for n, p in student.named_parameters() if ".layers." in n and p.dim() == 2}
+        before = {n: p.detach().clone() for n, p in layers.items()}
+        trainer.train_step(1)
+        moved[dtype] = sum(int((p != before[n]).sum()) for n, p in layers.items()) / sum(
+            p.numel() for p in layers.values()
+        )
+    assert moved[torch.float32] > 0.99
+    assert moved[torch.bfloat16] < 0.05

@@ -245,17 +245,11 @@ def drift_from_logits(
 
 def drift_profile(student, teacher, tokenizer, task, n: int = 256, seed: int = 0) -> DriftProfile:
     """Sample ``n`` held-out rollouts from the student (T=1) and measure how they drift from the teacher."""
-    import torch
-
     from ..evaluate import sample_problems
-    from ..sampling import token_logprobs
+    from ..scoring import score
 
     rollout = sample_problems(student, tokenizer, task, task.problems(n, "held_out", seed=seed), seed)
-    with torch.no_grad():
-        _, s = token_logprobs(
-            student, rollout.sequences, rollout.prompt_length, return_logits=True, vocab_size=len(tokenizer)
-        )
-        _, t = token_logprobs(
-            teacher, rollout.sequences, rollout.prompt_length, return_logits=True, vocab_size=len(tokenizer)
-        )
-    return drift_from_logits(s, t, rollout.completion_ids, rollout.completion_mask)
+    scores = score(student, teacher, tokenizer, rollout.sequences, rollout.prompt_length)
+    return drift_from_logits(
+        scores.student_logits, scores.teacher_logits, rollout.completion_ids, rollout.completion_mask
+    )

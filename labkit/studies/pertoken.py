@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .. import objectives
 from ..encoding import decode_completions, encode_prompts
 from ..objectives import grpo_advantages
-from ..sampling import sample, token_logprobs
+from ..sampling import sample
+from ..scoring import score
 
 QUANTITIES = ("advantage", "reverse_kl", "teacher_logprob", "student_logprob")
 
@@ -67,10 +67,9 @@ def score_tokens(
     top_k: int = 3,
 ) -> list[TokenScores]:
     """Score every completion token of ``sequences`` [B, P+T] under student and teacher (one pass each)."""
-    s_logp, s_logits = token_logprobs(student, sequences, prompt_length, return_logits=True)
-    t_logp, t_logits = token_logprobs(teacher, sequences, prompt_length, return_logits=True)
-    kl = objectives.reverse_kl(s_logits, t_logits)
-    t_probs = torch.softmax(t_logits, dim=-1)
+    scores = score(student, teacher, tokenizer, sequences, prompt_length)
+    s_logp, t_logp, kl = scores.student_logprobs, scores.teacher_logprobs, scores.reverse_kl()
+    t_probs = torch.softmax(scores.teacher_logits, dim=-1)
     top_p, top_i = t_probs.topk(top_k, dim=-1)
     out = []
     for b in range(sequences.shape[0]):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from ..task import CORRECTION, Problem, check_steps, written_step
+from ..task import CORRECTION, Problem, check_steps, mistaken_step, split_steps, written_step
 
 PREFIX_KINDS = ("own", "planted", "teacher", "reference")
 """own: the student's own sampled steps, kept where every step is right; planted: the same text with its last
@@ -40,16 +40,10 @@ class NextStep:
         return None if self.rate("own") == 0 else self.rate("planted") / self.rate("own")
 
 
-def _steps_of(text: str) -> list[str]:
-    return text.replace(",", ";").split(";")
-
-
 def plant_mistake(prefix: str, rng: random.Random) -> str:
     """``prefix`` (whole steps, each ending in a separator) with its last step rewritten with one of the
     task's plausible mistakes (a sum off by one, a wrong carry-in) chosen so that the step's carry-out stays
     the true one. The written style (order, spacing, separator) is kept."""
-    from ..task import _mistaken_step
-
     body, separator = prefix[:-1], prefix[-1]
     cut = max(body.rfind(";"), body.rfind(","), body.rfind(CORRECTION)) + 1  # a corrected step: its last try
     head, last = body[:cut], body[cut:]
@@ -57,7 +51,7 @@ def plant_mistake(prefix: str, rng: random.Random) -> str:
     left, total = last.strip().split("=")
     x, y, c = (int(v) for v in left.split("+"))
     for _ in range(100):
-        wrong = _mistaken_step(x, y, c, int(total), rng)
+        wrong = mistaken_step(x, y, c, int(total), rng)
         if int(wrong.split("=")[1]) // 10 == int(total) // 10:
             return f"{head}{pad}{wrong}{separator}"
     raise ValueError(f"no carry-keeping mistake for the step {last!r}")
@@ -65,7 +59,7 @@ def plant_mistake(prefix: str, rng: random.Random) -> str:
 
 def reference_prefix(task, problem: Problem, steps: int) -> str:
     """The canonical first ``steps`` steps of a solution, each followed by ';'."""
-    return "".join(f + ";" for f in _steps_of(task.solution(problem)[0])[:steps])
+    return "".join(f + ";" for f in split_steps(task.solution(problem)[0])[:steps])
 
 
 def sampled_prefix(problem: Problem, completion: str, steps: int, digits: int) -> str | None:
@@ -73,7 +67,7 @@ def sampled_prefix(problem: Problem, completion: str, steps: int, digits: int) -
     verdicts = check_steps(problem, completion, digits)[:steps]
     if not all(v is True for v in verdicts):
         return None
-    end, fields = 0, completion.replace(",", ";").split(";")
+    end, fields = 0, split_steps(completion)
     for field in fields[:steps]:
         end += len(field) + 1
     return completion[:end]
@@ -109,7 +103,7 @@ def next_step_right(model, tokenizer, task, items, seed: int = 0, temperature: f
     off by the window is wrong."""
     written = next_steps(model, tokenizer, task, items, seed, temperature)
     return [
-        check_steps(problem, text, task.digits)[len(_steps_of(prefix)) - 1] is True
+        check_steps(problem, text, task.digits)[len(split_steps(prefix)) - 1] is True
         for (problem, prefix), text in zip(items, written)
     ]
 
@@ -193,7 +187,7 @@ def carry_flip_recovery(student, tokenizer, task, n: int = 512, seed: int = 0) -
     own = [(p, prefix) for p, prefix, dropped in pairs if dropped]
     flipped = [(p, dropped) for p, _, dropped in pairs if dropped]
     written = next_steps(student, tokenizer, task, flipped, seed=seed + 2)
-    columns = [len(_steps_of(prefix)) - 1 for _, prefix in flipped]
+    columns = [len(split_steps(prefix)) - 1 for _, prefix in flipped]
     carries = [(written_step(text, j) or (None, None, None))[2] for text, j in zip(written, columns)]
     return CarryFlip(
         own=next_step_right(student, tokenizer, task, own, seed=seed + 2),

@@ -135,28 +135,22 @@ def class_profile(student, teacher, tokenizer, task, n: int = 256, seed: int = 0
     from types import SimpleNamespace
 
     from ..evaluate import sample_problems
-    from ..objectives import entropy, reverse_kl
-    from ..sampling import token_logprobs
+    from ..objectives import entropy
+    from ..scoring import score
 
     problems = task.problems(n, "held_out", seed=seed)
     rollout = sample_problems(student, tokenizer, task, problems, seed)
-    vocab = len(tokenizer)
-    s_logp, s_logits = token_logprobs(
-        student, rollout.sequences, rollout.prompt_length, return_logits=True, vocab_size=vocab
-    )
-    t_logp, t_logits = token_logprobs(
-        teacher, rollout.sequences, rollout.prompt_length, return_logits=True, vocab_size=vocab
-    )
+    scores = score(student, teacher, tokenizer, rollout.sequences, rollout.prompt_length)
     batch = SimpleNamespace(
         problems=problems, sequences=rollout.sequences, prompt_length=rollout.prompt_length,
         mask=rollout.completion_mask,
     )  # fmt: skip
     classes = batch_classes(tokenizer, batch, task.digits)
     measures = {
-        "student_entropy": entropy(s_logits),
-        "teacher_entropy": entropy(t_logits),
-        "reverse_kl": reverse_kl(s_logits, t_logits),
-        "advantage": t_logp - s_logp,
+        "student_entropy": entropy(scores.student_logits),
+        "teacher_entropy": entropy(scores.teacher_logits),
+        "reverse_kl": scores.reverse_kl(),
+        "advantage": scores.advantages,
     }
     out: dict[str, dict] = {}
     for name, values in measures.items():

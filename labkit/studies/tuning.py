@@ -40,6 +40,11 @@ def score(curve: dict, budget: float) -> float:
     return float(np.interp(grid, np.log(flops), accuracy).mean())
 
 
+def choose(tried: list[dict]) -> dict:
+    """The tried run with the highest ``score``; of equal scores the first, which is grid order."""
+    return max(tried, key=lambda t: t["score"])  # max keeps the first of equal scores
+
+
 def _settings(learning_rate: float, batch_size: int) -> dict:
     return {"learning_rate": learning_rate, "batch_size": batch_size}
 
@@ -70,10 +75,7 @@ def tune(config: CompareConfig, student_path: str, teacher_path: str, progress: 
     first = [(racer, _settings(lr, bs)) for racer in config.methods
              for lr in GRID["learning_rate"] for bs in GRID["batch_size"]]  # fmt: skip
     tried = _run_grid(config, first, student_path, teacher_path, progress)
-    best = {
-        racer: max((t for t in tried if t["racer"] == racer), key=lambda t: t["score"])
-        for racer in config.methods
-    }
+    best = {racer: choose([t for t in tried if t["racer"] == racer]) for racer in config.methods}
     extra = [(racer, _settings(EXTENSION[b["settings"]["learning_rate"]], bs)) for racer, b in best.items()
              if b["settings"]["learning_rate"] in EXTENSION for bs in GRID["batch_size"]]  # fmt: skip
     if extra:
@@ -81,7 +83,7 @@ def tune(config: CompareConfig, student_path: str, teacher_path: str, progress: 
     methods = {}
     for racer in config.methods:
         mine = [t for t in tried if t["racer"] == racer]
-        chosen = max(mine, key=lambda t: t["score"])  # max keeps the first of equal scores: grid order
+        chosen = choose(mine)
         methods[racer] = {"base": RACERS[racer],
                           "tried": [{k: v for k, v in t.items() if k != "racer"} for t in mine],
                           "chosen": chosen["settings"]}  # fmt: skip

@@ -8,6 +8,8 @@ for the next. That pipe gives every guarantee the lab needs, with the standard l
 * an interrupt (Ctrl-C, a notebook's stop button) stops every worker;
 * a worker whose parent died sees its pipe close and exits: killed notebooks leave no orphans
   (a job that is running finds out through ``parent_alive`` at its next step, or when it sends its result).
+
+``cores`` counts the cores a pool may use; ``machine`` is how every benchmark records the machine it ran on.
 """
 
 from __future__ import annotations
@@ -30,6 +32,22 @@ def parent_alive() -> bool:
 def cores() -> int:
     """CPU cores this process may use (its affinity, not the machine's count)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def machine(memory: bool = False) -> dict:
+    """The machine a benchmark ran on, as its results record it (benchmarks/throughput.py, vs_trl.py,
+    real_size.py): platform, processor, torch and its thread count; with ``memory``, the GiB of RAM too."""
+    import platform
+
+    import torch
+
+    found = {
+        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+        "torch": torch.__version__, "threads": torch.get_num_threads(), "device": "cpu",
+    }  # fmt: skip
+    if memory:
+        found["memory_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    return found
 
 
 def _serve(connection, parent: int, function: Callable) -> None:

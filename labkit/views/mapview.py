@@ -11,39 +11,21 @@ from __future__ import annotations
 import numpy as np
 
 from ..studies.costs import ACCOUNTINGS, pair_ratio, verdict
-from . import plots
-
-REGIMES = (
-    "shipped",
-    "same-size-teacher",
-    "no-style-entropy",
-    "small-student",
-    "long-chains",
-    "corrections",
-    "stronger-start",
+from ..studies.regimes import (  # noqa: F401 (notebooks 08 and 09 read them here, beside the figures)
+    REGIMES,
+    break_even,
+    flops_per_episode,
+    in_map_order,
 )
-"""the map's regimes in reading order (``benchmarks/regimes_sweep.py`` builds and races them)"""
+from . import plots
 
 SUMMARY_ACCOUNTINGS = ("flops", "student_flops", "post_sft_data_free")
 """the three accountings the summary figure shows: every FLOP, the teacher free, and the post's own 9x"""
 
 
-def in_map_order(names) -> list[str]:
-    """``names`` in ``REGIMES`` order, any others after."""
-    return sorted(names, key=lambda n: REGIMES.index(n) if n in REGIMES else len(REGIMES))
-
-
 def by_accounting(rows: list[dict]) -> dict[str, dict[str, float | None]]:
     """``{accounting: {method: ratio}}`` from ratio rows."""
     return {a: {r["method"]: r["ratio"] for r in rows if r["accounting"] == a} for a in ACCOUNTINGS}
-
-
-def flops_per_episode(summary: dict) -> dict[str, float]:
-    """Mean FLOPs (teacher + student) per episode of each racer, from the ledger at the end of its runs."""
-    return {
-        m: float(np.mean([c["flops"][-1] / c["episodes"][-1] for c in e["curves"]]))
-        for m, e in summary["methods"].items()
-    }
 
 
 def call(row: dict) -> str:
@@ -188,37 +170,6 @@ def tuning_figure(tuning: dict):
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
-
-
-def break_even(summary: dict) -> dict:
-    """OPD against RL in one line of arithmetic, from one race's summary.
-
-    ``price``: what an OPD episode costs in FLOPs over what an RL episode costs (the ledger: a student sample,
-    a teacher pass over it and an update, against a sample and an update), taken where each reaches the
-    pair's level (median FLOPs over median episodes). ``edge``: how many more episodes RL needs than OPD to
-    reach that level (RL / OPD episodes, with its interval) — what the dense signal buys. Then ``edge /
-    price`` is exactly ``flops``, the measured RL / OPD FLOPs ratio, so OPD is cheaper in FLOPs when the edge
-    exceeds the price; ``verdict`` says so only where the FLOPs ratio's interval excludes 1.
-    """
-    from ..studies.costs import cost_to_reach, pair_ratio
-
-    episodes = pair_ratio(summary, "episodes", "rl")
-    flops = pair_ratio(summary, "flops", "rl")
-    per_episode = flops_per_episode(summary)
-    price = per_episode["opd"] / per_episode["rl"]  # over whole runs, when the pair was not priced
-    if episodes["ratio"] is not None:  # at the crossing: FLOPs per episode spent to reach the level
-        level = episodes["level"]
-        at = {m: cost_to_reach(summary["methods"][m], "flops", level) / cost_to_reach(
-            summary["methods"][m], "episodes", level) for m in ("opd", "rl")}  # fmt: skip
-        price = at["opd"] / at["rl"]
-    return {
-        "price": price,
-        "edge": episodes["ratio"],
-        "edge_ci": episodes["ci"],
-        "flops": flops["ratio"],
-        "flops_ci": flops["ci"],
-        "verdict": verdict(flops, "rl", "opd") if flops["ratio"] is not None else "not priced",
-    }
 
 
 def break_even_figure(points: dict[str, dict]):

@@ -1,0 +1,141 @@
+"""The Markdown tables the benchmarks write beside their JSON, which docs and notebooks quote.
+
+format_sweep    the map (benchmarks/results/regimes_sweep.md; docs/results.md), from regimes_sweep.json
+recovery_table  recovery from a planted mistake (benchmarks/results/recovery.md; docs/results.md)
+memory_table    the memory of notebook 07's pair by setup (notebook 07, from real_size.json)
+
+Tests check each committed table is what its function makes of the committed JSON.
+"""
+
+from __future__ import annotations
+
+from ..studies.compare import RACERS
+from ..studies.costs import ACCOUNTINGS, describe, pair_ratio
+from ..studies.drift import MISTAKE_KINDS
+from ..studies.regimes import in_map_order
+
+
+def _cell(summary: dict, accounting: str, method: str) -> str:
+    priced = pair_ratio(summary, accounting, method)
+    if priced["ratio"] is None:
+        start = max(c["accuracy"][0] for m in (method, "opd") for c in summary["methods"][m]["curves"])
+        return "– (no common gain)" if priced["level"] <= start else "not reached"
+    return describe(priced)
+
+
+def format_sweep(results: dict) -> str:
+    """The map table (docs/results.md): per regime and accounting, each racer's cost over OPD's at the level
+    the pair reached; each regime names the protocol it was measured under."""
+    names = in_map_order(results["regimes"])
+    present = {m for entry in results["regimes"].values() for m in entry["summary"]["methods"]}
+    racers = [m for m in RACERS if m in present and m != "opd"]
+    used = sorted({results["regimes"][n]["protocol"] for n in names})
+    lines = [
+        *(f"Protocol {v}: {results['protocols'][v]}." for v in used),
+        "",
+        f"{results['budget']:.0e} FLOPs per run. Each cell: a racer's cost to reach a held-out accuracy "
+        "(sampled) over OPD's cost to reach it (> 1: OPD is cheaper), at 90% of the way from the start to "
+        "the highest accuracy every seed of both reached; costs interpolated between evaluations, medians "
+        "over seeds, with the 95% bootstrap interval (bold where it excludes 1) or, where the results keep "
+        "no per-problem outcomes (v1), the range over every pair of seeds.",
+        "",
+        "| regime | teacher entropy (nats/token) | start | counted as | "
+        + " | ".join(f"{m} / opd" for m in racers)
+        + " | final " + " / ".join([*racers, "opd"]) + " |",
+        "|---|---|---|---|" + "---|" * len(racers) + "---|",
+    ]  # fmt: skip
+    for name in names:
+        entry = results["regimes"][name]
+        summary, final = entry["summary"], entry["final_accuracy"]
+        seeds = len(summary["methods"]["opd"]["curves"])
+        for k, accounting in enumerate(ACCOUNTINGS):
+            head = ("", "", "")
+            if k == 0:
+                size = entry["student_parameters"] // 1000
+                head = (f"{name} ({size}K student; {entry['protocol']}, {seeds} seeds)",
+                        f"{entry['teacher_entropy_nats_per_token']:.3f}",
+                        f"{entry['start_accuracy']:.1%}")  # fmt: skip
+            cells = " | ".join(_cell(summary, accounting, m) if m in final else "–" for m in racers)
+            tail = (
+                " / ".join(f"{final[m]:.1%}" if m in final else "–" for m in [*racers, "opd"])
+                if k == 0
+                else ""
+            )
+            lines.append(f"| {' | '.join(head)} | {accounting} | {cells} | {tail} |")
+    return "\n".join(lines) + "\n"
+
+
+def _ratio_cell(entry: dict) -> str:
+    low, high = entry["ci"]
+    return "–" if entry["ratio"] is None else f"{entry['ratio']:.2f}× ({low:.2f}–{high:.2f})"
+
+
+def _in_order(students: dict) -> list[tuple[str, dict]]:
+    """The start, then the racers in race order (the JSON is written with sorted keys)."""
+    return [(name, students[name]) for name in ("start", *RACERS) if name in students]
+
+
+def recovery_table(results: dict) -> str:
+    """Three tables of recovery.json (labkit.studies.recovery_runs): the next step after each kind of prefix,
+    with recovery and compounding; compounding split by what the first mistake did to the carry; and the
+    carry flip."""
+    lines = [
+        "| student | accuracy | problems | own prefix | planted | recovery (95%) | teacher's prefix "
+        "| reference | compounding, raw | matched for difficulty (95%) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in _in_order(results["students"]):
+        s, (low, high) = r["next_step"], r["recovery_ci"]
+        ratio = "–" if r["compounding_ratio"] is None else f"{r['compounding_ratio']:.1f}×"
+        recovery = "–" if r["recovery"] is None else f"{r['recovery']:.2f} ({low:.2f}–{high:.2f})"
+        lines.append(
+            f"| {name} | {r['accuracy']:.1%} | {r['problems']} | {s['own']:.1%} | {s['planted']:.1%} "
+            f"| {recovery} | {s['teacher']:.1%} | {s['reference']:.1%} | {ratio} "
+            f"| {_ratio_cell(r['matched_compounding']['all'])} |"
+        )
+    lines += [
+        "",
+        "| student | "
+        + " | ".join(f"after a first mistake: {k}" for k in MISTAKE_KINDS)
+        + " | after a carry flip, the next step takes the carry as written |",
+        "|---" * (2 + len(MISTAKE_KINDS)) + "|",
+    ]
+    for name, r in _in_order(results["students"]):
+        parts = [r["matched_compounding"][k] for k in MISTAKE_KINDS]
+        cells = [f"{_ratio_cell(p)}, {p['errors']:.0f} errors" for p in parts]
+        total = r["carry_read"] + r["carry_recomputed"]
+        read = f"{r['carry_read'] / total:.0%} of {total}" if total else "–"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {read} |")
+    lines += [
+        "",
+        "| student | problems | next step right after its own prefix | after the same prefix, carry dropped "
+        "| ratio (95%) | takes the carry as written (0) | takes the true carry (1) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in _in_order(results["students"]):
+        f = r["carry_flip"]
+        rates, (low, high) = f["rates"], f["ci"]
+        ratio = "–" if f["ratio"] is None else f"{f['ratio']:.2f} ({low:.2f}–{high:.2f})"
+        lines.append(
+            f"| {name} | {f['problems']} | {rates['own']:.1%} | {rates['flipped']:.1%} | {ratio} "
+            f"| {rates['takes_written']:.1%} | {rates['takes_true']:.1%} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def memory_table(analytic: dict) -> str:
+    """The markdown table notebook 07 shows (tests check it matches benchmarks/results/real_size.json), from
+    ``labkit.studies.realsize.analytic_memory()``."""
+    lines = [
+        "| setup | trained parameters | student weights | gradients | AdamW state | teacher | total |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in sorted(analytic["setups"].items(), key=lambda item: -item[1]["total_gib"]):
+        cells = [
+            r[k] for k in ("student_weights_gib", "gradients_gib", "adamw_state_gib", "teacher_weights_gib")
+        ]
+        gib = " | ".join(f"{v:.2f} GiB" for v in cells)
+        lines.append(
+            f"| {name} | {r['trainable_parameters'] / 1e6:,.0f}M | {gib} | **{r['total_gib']:.1f} GiB** |"
+        )
+    return "\n".join(lines) + "\n"
