@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 from labkit.checkpoint import write_json_atomic
+from labkit.errors import LabkitError
 from labkit.studies.premises import (
     SECTIONS,
     break_even_section,
@@ -66,20 +67,23 @@ if __name__ == "__main__":
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
     work = Path(args.work)
-    for section in args.only or SECTIONS:
-        started = time.perf_counter()
-        if section == "break_even":
-            sweep = json.loads((RESULTS / "regimes_sweep.json").read_text())["regimes"]  # the committed map
-            results[section] = break_even_section(sweep)
-        elif section == "style_mechanism":
-            results[section] = style_mechanism_section(args.seeds, args.budget, args.problems)
-        elif section == "support":
-            results[section] = support_section(args.seeds, args.budget, work, args.quick, args.problems)
-        else:
-            build = {"sparse_reward": sparse_reward_section, "rl_teacher": rl_teacher_section,
-                     "teacher_size": teacher_size_section}[section]  # fmt: skip
-            results[section] = build(args.seeds, args.budget, work, args.quick)
-        results[section] |= {"quick": args.quick, "seconds": round(time.perf_counter() - started, 1)}
-        write_json_atomic(out, results)  # section by section: an interrupted run keeps what finished
+    try:
+        for section in args.only or SECTIONS:
+            started = time.perf_counter()
+            if section == "break_even":
+                sweep = json.loads((RESULTS / "regimes_sweep.json").read_text())["regimes"]  # the map
+                results[section] = break_even_section(sweep)
+            elif section == "style_mechanism":
+                results[section] = style_mechanism_section(args.seeds, args.budget, args.problems)
+            elif section == "support":
+                results[section] = support_section(args.seeds, args.budget, work, args.quick, args.problems)
+            else:
+                build = {"sparse_reward": sparse_reward_section, "rl_teacher": rl_teacher_section,
+                         "teacher_size": teacher_size_section}[section]  # fmt: skip
+                results[section] = build(args.seeds, args.budget, work, args.quick)
+            results[section] |= {"quick": args.quick, "seconds": round(time.perf_counter() - started, 1)}
+            write_json_atomic(out, results)  # section by section: an interrupted run keeps what finished
+    except LabkitError as exc:  # a model the section needs is missing: one line saying how to build it
+        raise SystemExit(f"premises.py: error: {exc}") from None
     write_json_atomic(out, results)
     print(json.dumps({k: v for k, v in results.items() if k != "style_mechanism"}, indent=1)[:3000])

@@ -20,6 +20,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from labkit.checkpoint import write_json_atomic
+from labkit.errors import LabkitError
 from labkit.studies.vs_trl import Settings, run
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -62,4 +63,7 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except LabkitError as exc:  # e.g. TRL not installed: one line naming the extra, no traceback
+        raise SystemExit(f"vs_trl.py: error: {exc}") from None

@@ -23,7 +23,8 @@ The core, one file each, in the order a learner meets them:
     evaluate    held-out accuracy on named held-out sets
     checkpoint  atomic, resumable checkpoints (files only: safetensors + JSON)
     errors      LabkitError: every bad input names the problem and the fix
-    exercises   write a method's core yourself; a checker names your mistake (solutions: labkit.solutions)
+    exercises   write a method's core yourself; a checker names your mistake
+    solutions   the exercises' worked solutions (try the exercise first)
 """
 
 from .errors import LabkitError

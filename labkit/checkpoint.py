@@ -57,18 +57,22 @@ def save_checkpoint(folder: str | os.PathLike, model, tokenizer, state: dict, ex
     return save(model, tokenizer, folder, extra=extra, write_extra=extra_files)
 
 
-def read_checkpoint(folder: str | os.PathLike, fix: str) -> dict:
-    """The trainer state saved in ``folder`` (``tensors`` included), after checking that both weights files
-    are whole; a missing or damaged one raises a :class:`LabkitError` ending in ``fix``. Loads nothing into a
-    model: :func:`load_weights` does, once the state is accepted."""
+def read_state(folder: str | os.PathLike) -> dict:
+    """The JSON half of the trainer state saved in ``folder`` (step, clocks, ledger, RNG, config)."""
     folder = Path(folder)
     if not (folder / "trainer_state.json").exists():
         raise LabkitError(f"no checkpoint to resume in {folder.parent}; run without --resume to start afresh")
-    for name in ("model.safetensors", "optimizer.safetensors"):  # both checked before either is used
+    return json.loads((folder / "trainer_state.json").read_text())
+
+
+def read_tensors(folder: str | os.PathLike, fix: str) -> dict:
+    """The tensor half (optimizer moments, sampler RNG), after checking that both weights files of
+    ``folder`` are whole: a missing or damaged one raises a :class:`LabkitError` ending in ``fix`` before
+    either is used. Loads nothing into a model: :func:`load_weights` does, once the state is accepted."""
+    folder = Path(folder)
+    for name in ("model.safetensors", "optimizer.safetensors"):
         check_safetensors(folder / name, fix)
-    state = json.loads((folder / "trainer_state.json").read_text())
-    state["tensors"] = load_file(str(folder / "optimizer.safetensors"))
-    return state
+    return load_file(str(folder / "optimizer.safetensors"))
 
 
 def load_weights(folder: str | os.PathLike, model) -> None:

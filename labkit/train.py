@@ -35,7 +35,8 @@ from . import objectives
 from .checkpoint import (
     CHECKPOINT,
     load_weights,
-    read_checkpoint,
+    read_state,
+    read_tensors,
     save_checkpoint,
     write_json_atomic,
     write_text_atomic,
@@ -439,11 +440,11 @@ class Trainer:
         (``state.{param}.{name}``) and the sampler's RNG state; the rest is JSON: step, clocks, ledger, the
         Python RNG and the config."""
         tensors = {
-            f"state.{index}.{name}": torch.as_tensor(value)
+            f"state.{index}.{name}": torch.as_tensor(value).detach().clone()
             for index, moments in self.optimizer.state_dict()["state"].items()
             for name, value in moments.items()
         }
-        tensors["sampler_generator_state"] = self.generator.get_state()
+        tensors["sampler_generator_state"] = self.generator.get_state()  # a copy already
         version, internal, gauss = self.rng.getstate()
         return {
             "tensors": tensors,
@@ -455,15 +456,19 @@ class Trainer:
             "config": asdict(self.config),
         }
 
-    def load_state_dict(self, state: dict, source: str = "the saved state") -> None:
-        """Restore what :meth:`state_dict` returned; a state made with other settings is refused first."""
-        saved, current = state["config"], asdict(self.config)
+    def refuse_other_settings(self, saved: dict, source: str = "the saved state") -> None:
+        """Raise a LabkitError naming each setting of ``saved`` (a config dict) that differs from this run."""
+        current = asdict(self.config)
         changed = [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in current.items() if saved.get(k) != v]
         if changed:
             raise LabkitError(
                 f"{source} was made with other settings ({'; '.join(changed)}); "
                 "resume with the same settings, or train into a new --out folder"
             )
+
+    def load_state_dict(self, state: dict, source: str = "the saved state") -> None:
+        """Restore what :meth:`state_dict` returned; a state made with other settings is refused first."""
+        self.refuse_other_settings(state["config"], source)
         tensors = dict(state["tensors"])
         self.generator.set_state(tensors.pop("sampler_generator_state"))
         moments: dict[int, dict] = {}
@@ -489,7 +494,10 @@ class Trainer:
             f"nothing in {self.out_dir} was changed: restore {folder} from a copy, "
             "or train without --resume into a new --out folder"
         )
-        self.load_state_dict(read_checkpoint(folder, fix), source=f"the checkpoint in {folder}")
+        source = f"the checkpoint in {folder}"
+        state = read_state(folder)
+        self.refuse_other_settings(state["config"], source)  # before the files are even opened
+        self.load_state_dict({**state, "tensors": read_tensors(folder, fix)}, source)
         load_weights(folder, self.student)
         return self.step
 
@@ -546,7 +554,8 @@ class Trainer:
             extra = {
                 "task": asdict(self.task),
                 "train": asdict(c),
-                "final_accuracy": self.history[-1]["eval_accuracy"],
+                # the last evaluation: an early stop (on_step) may end the run between two of them
+                "final_accuracy": [r for r in self.history if "eval_accuracy" in r][-1]["eval_accuracy"],
             }
             save(self.student, self.tokenizer, self.out_dir / "final", extra=extra)
         return TrainResult(self.history, self.ledger, c, self.out_dir)

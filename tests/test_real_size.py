@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from labkit.studies import realsize
 from labkit.views.tables import memory_table
 
@@ -56,6 +58,7 @@ def test_notebook_07s_path_runs_on_random_weights_at_a_tiny_scale(tmp_path):
     assert row["parameters"]["student_trainable"] < row["parameters"]["student"] or options == ["fp32"]
 
 
+@pytest.mark.slow  # starts a process
 def test_the_benchmark_alone_writes_the_analytic_memory_and_the_machine(tmp_path):
     out = tmp_path / "real_size.json"
     script = ROOT / "benchmarks" / "real_size.py"

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import labkit.sampling
 import labkit.train
 from labkit.studies import vs_trl
@@ -25,12 +27,14 @@ def _driver(*argv: str, without_trl: bool = False) -> subprocess.CompletedProces
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # starts a process
 def test_the_benchmark_explains_its_options():
     done = _driver("--help")
     assert done.returncode == 0
     assert "--steps" in done.stdout
 
 
+@pytest.mark.slow  # starts a process
 def test_without_trl_the_benchmark_names_the_extra_to_install(tmp_path):
     done = _driver(*TINY, "--out", str(tmp_path / "vs_trl.json"), without_trl=True)
     assert done.returncode != 0
@@ -38,6 +42,7 @@ def test_without_trl_the_benchmark_names_the_extra_to_install(tmp_path):
     assert not (tmp_path / "vs_trl.json").exists()
 
 
+@pytest.mark.slow  # starts a process
 def test_labkit_samples_every_completion_at_full_length_in_the_benchmark(tmp_path):
     settings = vs_trl.Settings(steps=1, warmup=1, batch_size=2, group_size=2)
     results = vs_trl.run(settings, labkit_only=True)

@@ -27,8 +27,10 @@ import numpy as np
 import torch
 
 from ..encoding import encode_completions, encode_prompts
+from ..errors import LabkitError
 from ..evaluate import evaluate, task_of
 from ..models import STUDENT_SIZE, ModelSize, count_parameters, load, save
+from ..scoring import logprobs
 from ..task import CORRECTION, AdditionTask, check_steps, split_steps
 from ..train import TrainConfig, train
 from .compare import CompareConfig, run_comparison, summarize
@@ -96,7 +98,7 @@ def _style_run(teacher_path: str, student_path: str, method: str, seed: int, bud
 def style_mechanism_section(seeds: int, budget: float, n: int) -> dict:
     for name, (teacher, student) in STYLE_REGIMES.items():
         if not (Path(teacher) / "config.json").exists() or not (Path(student) / "config.json").exists():
-            raise SystemExit(f"{name}: {teacher} or {student} is missing; build it with "
+            raise LabkitError(f"{name}: {teacher} or {student} is missing; build it with "
                              "`python benchmarks/regimes_sweep.py --only no-style-entropy`")  # fmt: skip
     jobs = [
         (str(teacher), str(student), method, seed, budget, n)
@@ -195,7 +197,7 @@ def sparse_reward_section(seeds: int, budget: float, work: Path, quick: bool) ->
         task, teacher = task_of(ROOT / "data" / "teacher"), ROOT / "data" / "teacher"
     built = {"teacher": {} if quick else build_teacher(task, teacher)}
     if not quick and built["teacher"].get("sampled_accuracy", 0) < 0.95:
-        raise SystemExit(f"the {task.digits}-digit teacher samples only {built['teacher']} right: a weak "
+        raise LabkitError(f"the {task.digits}-digit teacher samples only {built['teacher']} right: a weak "
                          "teacher would handicap OPD; train it longer before racing")  # fmt: skip
     tag = "-quick" if quick else ""
     students = {t: work / f"student-digits{task.digits}-start{t}{tag}" for t in SPARSE_STARTS}
@@ -368,11 +370,11 @@ def marker_probability(models: dict, tokenizer, problems, completions, digits: i
     ids, _ = encode_completions(tokenizer, [completions[i] for i in rows])
     sequences, row_of = torch.cat([prompts, ids], dim=1), {i: k for k, i in enumerate(rows)}
     mark = tokenizer.convert_tokens_to_ids(CORRECTION)
-    where = torch.tensor([[row_of[i], prompts.shape[1] + j - 1] for i, j in positions])
+    where = torch.tensor([[row_of[i], j] for i, j in positions])  # completion position j predicts character j
     out = {"mistakes": len(positions)}
     for name, model in models.items():
-        logits = model(input_ids=sequences).logits[where[:, 0], where[:, 1]]
-        out[name] = float(logits.float().softmax(-1)[:, mark].mean())
+        _, logits = logprobs(model, tokenizer, sequences, prompts.shape[1], logits=True)  # [B, T, V]
+        out[name] = float(logits[where[:, 0], where[:, 1]].softmax(-1)[:, mark].mean())
     return out
 
 
@@ -407,7 +409,7 @@ def support_section(seeds: int, budget: float, work: Path, quick: bool, n: int) 
     samples and forward KL (GKD, beta 0) on them?"""
     teacher, student = SWEEP / "teacher-corrections", SWEEP / "student-corrections"
     if not (teacher / "config.json").exists():
-        raise SystemExit(f"{teacher} is missing: `python benchmarks/regimes_sweep.py --only corrections`")
+        raise LabkitError(f"{teacher} is missing: `python benchmarks/regimes_sweep.py --only corrections`")
     jobs = [(str(teacher), str(student), m, seed, budget, n) for m in SUPPORT_RACERS
             for seed in range(seeds)]  # fmt: skip
     outputs = iter(run_jobs(_corrections_run, jobs, cores()))

@@ -33,7 +33,7 @@ TUNING_SEED = 1000
 SCORE_POINTS = 21
 
 
-def score(curve: dict, budget: float) -> float:
+def curve_score(curve: dict, budget: float) -> float:
     """Mean sampled accuracy over log-FLOPs between budget/100 and the budget (see the module docstring)."""
     grid = np.log(budget) + np.linspace(np.log(0.01), 0.0, SCORE_POINTS)
     flops, accuracy = np.asarray(curve["flops"][1:]), np.asarray(curve["accuracy"][1:])
@@ -63,7 +63,7 @@ def _run_grid(
     tried = []
     for (racer, settings), (result, _, _) in zip(points, outputs):
         curve = curve_of(result, TUNING_SEED)
-        tried.append({"racer": racer, "settings": settings, "score": score(curve, config.budget),
+        tried.append({"racer": racer, "settings": settings, "score": curve_score(curve, config.budget),
                       "final_accuracy": curve["accuracy"][-1], "curve": curve})  # fmt: skip
     return tried
 

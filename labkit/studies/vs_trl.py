@@ -42,6 +42,7 @@ from unittest import mock
 import torch
 
 from .. import train
+from ..errors import LabkitError
 from ..evaluate import task_of
 from ..models import data_dir, load
 from ..sampling import SpecialTokens
@@ -140,7 +141,7 @@ def require_trl():
     try:
         import trl
     except ImportError:
-        raise SystemExit(MISSING_TRL) from None
+        raise LabkitError(MISSING_TRL) from None
     return trl
 
 
