@@ -17,7 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, load_model, save_file
 
 from .errors import LabkitError
 from .models import check_safetensors, save
@@ -47,7 +47,7 @@ def write_json_atomic(path: str | os.PathLike, obj) -> None:
 def save_checkpoint(folder: str | os.PathLike, model, tokenizer, state: dict, extra: dict) -> Path:
     """Write ``folder`` atomically: ``model`` in HF format, ``state["tensors"]`` in optimizer.safetensors and
     the rest of ``state`` (JSON) in trainer_state.json. ``state`` is what ``Trainer.state_dict()`` returns."""
-    tensors = {name: t.detach().clone().contiguous() for name, t in state["tensors"].items()}
+    tensors = {name: t.contiguous() for name, t in state["tensors"].items()}  # state_dict() made copies
     rest = {k: v for k, v in state.items() if k != "tensors"}
 
     def extra_files(tmp: Path) -> None:
@@ -77,6 +77,4 @@ def read_tensors(folder: str | os.PathLike, fix: str) -> dict:
 
 def load_weights(folder: str | os.PathLike, model) -> None:
     """Load the checkpoint's model weights into ``model`` in place."""
-    from safetensors.torch import load_model
-
     load_model(model, str(Path(folder) / "model.safetensors"))
