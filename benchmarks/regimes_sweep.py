@@ -23,7 +23,10 @@ accounting (labkit.studies.costs), and benchmarks/results/regimes_sweep.md, the 
 with the figures map.png and break_even.png. Notebook 08 reads it. The regimes, their builds and races are
 labkit.studies.regimes; the table, labkit.views.tables.format_sweep.
 
-    .venv/bin/python benchmarks/regimes_sweep.py --redraw   # only the table and figures, from the JSON
+    .venv/bin/python benchmarks/regimes_sweep.py --redraw   # only the tables and figures, from the JSON
+
+Every regime is also priced directly against RL and SFT, sampled and greedy (`direct` in the JSON;
+regimes_direct.md; map_vs_rl.png): labkit.studies.compare.all_ratio_rows.
 """
 
 import argparse
@@ -31,9 +34,10 @@ import json
 from pathlib import Path
 
 from labkit.checkpoint import write_json_atomic, write_text_atomic
+from labkit.studies.compare import all_ratio_rows
 from labkit.studies.regimes import PROTOCOL, break_even, in_map_order, race_regime, regimes, start_accuracy
 from labkit.views.mapview import break_even_figure, ratio_figure
-from labkit.views.tables import format_sweep
+from labkit.views.tables import direct_pairs, format_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -47,6 +51,11 @@ def draw_figures(results: dict) -> None:
     matplotlib.use("Agg")
     names = in_map_order(results["regimes"])
     ratio_figure({n: results["regimes"][n]["ratios"] for n in names}).savefig(RESULTS / "map.png", dpi=110)
+    direct = {n: results["regimes"][n]["direct"] for n in names if "direct" in results["regimes"][n]}
+    against_rl = ratio_figure(
+        direct, methods=("opd", "opd-exact", "sft", "sft-reference", "gkd"), baseline="rl"
+    )
+    against_rl.savefig(RESULTS / "map_vs_rl.png", dpi=110)
     points = {n: break_even(results["regimes"][n]["summary"]) for n in names}
     break_even_figure(points).savefig(RESULTS / "break_even.png", dpi=110)
 
@@ -66,6 +75,12 @@ if __name__ == "__main__":
     out_path = RESULTS / "regimes_sweep.json"
     results = json.loads(out_path.read_text()) if out_path.exists() else {"regimes": {}}
     if args.redraw:
+        for entry in results["regimes"].values():
+            entry["direct"] = all_ratio_rows(entry["summary"])
+        write_json_atomic(out_path, results)
+        names = in_map_order(results["regimes"])
+        direct = direct_pairs({n: results["regimes"][n]["direct"] for n in names})
+        write_text_atomic(RESULTS / "regimes_direct.md", direct + "\n")
         write_text_atomic(RESULTS / "regimes_sweep.md", format_sweep(results))
         draw_figures(results)
         raise SystemExit(0)
@@ -74,6 +89,7 @@ if __name__ == "__main__":
         if args.only and name not in args.only:
             continue
         results["regimes"][name] = race_regime(teacher, student, what, build, args.seeds, args.budget)
+        results["regimes"][name]["direct"] = all_ratio_rows(results["regimes"][name]["summary"])
         results.setdefault("protocols", {})["v2"] = PROTOCOL
         results.update({"budget": args.budget, "start_target": target})
         write_json_atomic(out_path, results)

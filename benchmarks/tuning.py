@@ -1,10 +1,12 @@
 """Tune every racer of the comparison by one protocol (labkit.studies.tuning); writes
 benchmarks/results/tuning.json.
 
-    .venv/bin/python benchmarks/tuning.py [--budget 1e12]
+    .venv/bin/python benchmarks/tuning.py [--budget 1e12] [--methods opd-topk ...]
 
-Copy each racer's `chosen` settings into labkit.studies.compare.METHOD_SETTINGS (a test keeps the two equal),
-then rerun benchmarks/side_by_side.py.
+`--methods` tunes only those racers, by the same protocol, and replaces their entries in the committed
+tuning.json (the others' runs are seeded, so rerunning them would repeat them exactly). Copy each racer's
+`chosen` settings into labkit.studies.compare.METHOD_SETTINGS (a test keeps the two equal), then rerun
+benchmarks/side_by_side.py.
 """
 
 import argparse
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from labkit.checkpoint import write_json_atomic
 from labkit.studies.compare import CompareConfig
-from labkit.studies.tuning import tune
+from labkit.studies.tuning import merge_tuning, tune
 from labkit.views.notebook import data_dir
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -22,9 +24,16 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--budget", type=float, default=1e12)
     p.add_argument("--eval-n", type=int, default=500)
+    p.add_argument(
+        "--methods", nargs="+", default=None, help="tune only these racers; merge into tuning.json"
+    )
     args = p.parse_args()
     config = CompareConfig(budget=args.budget, eval_n=args.eval_n, eval_points=8)
+    if args.methods:
+        config.methods = tuple(args.methods)
     tuning = tune(config, str(data_dir() / "student"), str(data_dir() / "teacher"))
+    if args.methods:
+        tuning = merge_tuning(json.loads((RESULTS / "tuning.json").read_text()), tuning)
     write_json_atomic(RESULTS / "tuning.json", tuning)
     for racer, entry in tuning["methods"].items():
         print(racer, json.dumps(entry["chosen"]), [round(t["score"], 3) for t in entry["tried"]])

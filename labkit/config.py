@@ -14,8 +14,8 @@ from dataclasses import dataclass, fields
 from .errors import LabkitError
 from .evaluate import EVAL_SETS
 
-METHODS = ("sft", "rl", "opd", "opd-exact", "gkd")
-NEEDS_TEACHER = {"opd", "opd-exact", "gkd"}  # sft needs one only when sft_data == "teacher"
+METHODS = ("sft", "rl", "opd", "opd-topk", "opd-exact", "gkd")
+NEEDS_TEACHER = {"opd", "opd-topk", "opd-exact", "gkd"}  # sft needs one only when sft_data == "teacher"
 NEEDS_TEACHER_LOGITS = {
     "opd-exact",
     "gkd",
@@ -30,7 +30,7 @@ class TrainConfig:
     same."""
 
     method: str = "opd"
-    """which signal trains the student: sft, rl, opd, opd-exact or gkd"""
+    """which signal trains the student: sft, rl, opd, opd-topk, opd-exact or gkd"""
     steps: int = 100
     """number of optimizer steps"""
     seed: int = 0
@@ -60,6 +60,12 @@ class TrainConfig:
     """opd: scale of the per-token reverse-KL advantage (tinker-cookbook)"""
     kl_discount_factor: float = 0.0
     """opd: discount of future per-token advantages; 0 = each token judged on its own (the post)"""
+    top_k: int = 4
+    """opd-topk: how many of its most likely tokens per position the teacher sends (its top-k log-probs and
+    ids)"""
+    topk_tail: bool = True
+    """opd-topk: True, the reverse KL over the k tokens plus one bucket for all the others (its mass follows
+    from the k); False, over the k alone, both distributions renormalised (mass outside gets no gradient)"""
     lmbda: float = 0.5
     """gkd: fraction of steps trained on the student's own samples (TRL lmbda)"""
     beta: float = 0.5
@@ -134,7 +140,7 @@ def _whole(low: int) -> Callable:
 
 # (fields, the check, what each value must be). Floats are checked for being finite first.
 RULES: list[tuple[tuple[str, ...], Callable, str]] = [
-    (("steps", "batch_size", "group_size", "eval_n", "monitor_size", "eval_points"), _whole(1),
+    (("steps", "batch_size", "group_size", "eval_n", "monitor_size", "eval_points", "top_k"), _whole(1),
      "be a whole number of at least 1"),
     (("warmup_steps", "max_new_tokens", "save_every", "monitor_every"), _whole(0), "be a whole number >= 0"),
     (("lmbda", "beta", "kl_discount_factor"), lambda v: 0.0 <= v <= 1.0, "lie in [0, 1]"),

@@ -87,6 +87,37 @@ def reverse_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> to
     return (student_logp.exp() * (student_logp - teacher_logp)).sum(-1)
 
 
+def topk_reverse_kl(
+    student_logits: torch.Tensor,
+    teacher_topk_logprobs: torch.Tensor,
+    topk_ids: torch.Tensor,
+    tail: bool = True,
+) -> torch.Tensor:
+    """Reverse KL from the teacher's k most likely tokens K (what a scoring server sends: k log-probs and
+    their ids per position). Two ways to use them:
+
+    tail=True   K and one more outcome, "any other token" (its mass is 1 minus the k probabilities, for the
+                teacher as for the student): a true KL between the two coarsened distributions
+                    KL = sum_{v in K} p_s(v) log(p_s(v) / p_t(v)) + p_s(rest) log(p_s(rest) / p_t(rest))
+                Mass the student puts outside K is pushed back by the last term.
+    tail=False  both distributions renormalised on K, KL(q_s || q_t) with q(v) = p(v) / sum_K p: what is
+                left of the reverse KL when the tail is dropped; mass outside K gets no gradient at all.
+
+    With K the whole vocabulary either is :func:`reverse_kl`. Inputs: student logits [..., V], the teacher's
+    log-probs and ids [..., k]; returns [...]. Gradient flows into the student only.
+    """
+    student_k = F.log_softmax(student_logits, dim=-1).gather(-1, topk_ids)
+    teacher_k = teacher_topk_logprobs.detach()
+    if not tail:
+        student_k = student_k - torch.logsumexp(student_k, dim=-1, keepdim=True)
+        teacher_k = teacher_k - torch.logsumexp(teacher_k, dim=-1, keepdim=True)
+        return (student_k.exp() * (student_k - teacher_k)).sum(-1)
+    inside = (student_k.exp() * (student_k - teacher_k)).sum(-1)
+    student_rest = torch.log((1 - student_k.exp().sum(-1)).clamp(min=1e-30))
+    teacher_rest = torch.log((1 - teacher_k.exp().sum(-1)).clamp(min=1e-30))
+    return inside + student_rest.exp() * (student_rest - teacher_rest)
+
+
 def forward_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
     """KL(p_t || p_s) = sum_v p_t(v) (log p_t(v) - log p_s(v)), per position."""
     student_logp = F.log_softmax(student_logits, dim=-1)

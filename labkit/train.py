@@ -10,6 +10,7 @@ comparison is fair by construction.
     sft        teacher / reference    labels (cross-entropy)           off-policy, dense
     rl         student                0/1 outcome reward (GRPO)        on-policy, sparse
     opd        student                -(log p_s - log p_t) per token   on-policy, dense
+    opd-topk   student                reverse KL on the teacher's top-k on-policy, dense
     opd-exact  student                full-vocabulary reverse KL       on-policy, dense
     gkd        student (lmbda) or     generalized JSD(beta)            mixed
                teacher/reference
@@ -73,6 +74,7 @@ class StepBatch:
     sampling_logprobs: torch.Tensor | None = None  # [B, T] student log-probs at sampling time
     teacher_logprobs: torch.Tensor | None = None  # [B, T] teacher log-probs of these tokens
     teacher_logits: torch.Tensor | None = None  # [B, T, V] teacher logits, only for methods that need them
+    teacher_topk: tuple | None = None  # opd-topk: the teacher's top-k log-probs and ids, [B, T, k] each
     rewards: torch.Tensor | None = None  # [B] outcome rewards (student samples only)
     advantages: torch.Tensor | None = None  # [B, T] per-token advantages (rl, opd)
 
@@ -197,12 +199,16 @@ class Trainer:
         logits [B, T, V] only for methods that need the whole distribution (a 151K-token vocabulary makes them
         gigabytes).
         """
-        keep_logits = self.config.method in NEEDS_TEACHER_LOGITS
+        topk = self.config.method == "opd-topk"  # the teacher sends k (log-prob, id) pairs per position
+        keep_logits = topk or self.config.method in NEEDS_TEACHER_LOGITS
         with torch.no_grad():
             scored = logprobs(
                 self.teacher, self.tokenizer, batch.sequences, batch.prompt_length, logits=keep_logits
             )
         batch.teacher_logprobs, batch.teacher_logits = scored if keep_logits else (scored, None)
+        if topk:
+            top = torch.log_softmax(batch.teacher_logits.float(), dim=-1).topk(self.config.top_k, dim=-1)
+            batch.teacher_topk, batch.teacher_logits = (top.values, top.indices), None
         if charge:
             n, length = batch.sequences.shape
             self.ledger.add_forward("teacher_scoring", self.teacher, n * (length - 1), length / 2)
@@ -224,7 +230,7 @@ class Trainer:
             grouped = batch.rewards.view(c.batch_size, c.group_size)
             per_sequence = objectives.grpo_advantages(grouped).view(-1)  # [B]
             batch.advantages = per_sequence[:, None] * batch.mask
-        else:  # opd, opd-exact: the teacher scores every token of the student's samples in one pass
+        else:  # opd, opd-topk, opd-exact: the teacher scores every token of the student's samples in one pass
             self.score_with_teacher(batch)
             if c.method == "opd":
                 batch.advantages = self.opd_advantages(batch)
@@ -263,6 +269,8 @@ class Trainer:
             return loss, logits
         if c.method == "opd-exact":
             divergence = objectives.reverse_kl(logits, batch.teacher_logits)
+        elif c.method == "opd-topk":
+            divergence = objectives.topk_reverse_kl(logits, *batch.teacher_topk, tail=c.topk_tail)
         else:  # gkd
             divergence = objectives.generalized_jsd(logits, batch.teacher_logits, c.beta)
         return objectives.masked_mean(divergence, batch.mask), logits

@@ -61,6 +61,44 @@ def test_the_headline_results_keep_the_promised_shape():
             assert row["ci"][0] <= row["ratio"] <= row["ci"][1], row
 
 
+def test_the_headline_prices_the_ladder_directly_on_both_metrics_and_along_the_level():
+    """Issue #23's contract: the estimator ladder races, every racer is priced against RL and SFT as well as
+    OPD, sampled and greedy; level curves; the gradient quality of each estimator; the table shows them."""
+    from labkit.studies.compare import ESTIMATORS
+    from labkit.views.race import format_table
+
+    results = json.loads((RESULTS / "side_by_side.json").read_text())
+    assert set(ESTIMATORS) <= set(results["methods"])
+    pairs = {(r["method"], r["baseline"], r.get("metric")) for r in results["ratios"]}
+    for metric in ("sampled", "greedy"):
+        assert {("opd-exact", "rl", metric), ("opd-topk", "rl", metric), ("opd", "sft", metric)} <= pairs
+    curves = results["level_curves"]
+    assert {(c["method"], c["baseline"], c["metric"]) for c in curves} >= {("opd-exact", "rl", "greedy")}
+    for c in curves:
+        assert {"method", "baseline", "accounting", "metric", "levels", "ratios", "ci"} <= set(c)
+        assert len(c["levels"]) == len(c["ratios"]) == len(c["ci"]) and c["levels"] == sorted(c["levels"])
+    for when in ("start", "mid"):
+        for estimator in ESTIMATORS:
+            quality = results["gradient_quality"][when][estimator]
+            assert -1 <= quality["cosine"] <= 1 and quality["snr"] > 0
+    assert format_table(results) + "\n" == (RESULTS / "table.md").read_text()
+
+
+def test_the_posts_regime_keeps_its_promised_shape():
+    """benchmarks/results/plateau.json: the plateau student, SFT's fit, >= 3 seeds of each racer, and prices
+    in the post's two accountings, each marked extrapolated or not."""
+    results = json.loads((RESULTS / "plateau.json").read_text())
+    assert {"accuracy", "sft_gain_per_doubling"} <= set(results["start"])
+    assert results["start"]["sft_gain_per_doubling"] < 0.02  # it stopped at the plateau
+    assert {"slope_per_decade", "intercept"} <= set(results["sft_fit"])
+    assert {"sft", "opd", "opd-exact", "rl"} <= set(results["methods"])
+    assert all(len(e["curves"]) >= 3 for e in results["methods"].values())
+    accountings = {r["accounting"] for r in results["ratios"]}
+    assert {"post_9x", "post_30x", "flops", "episodes"} <= accountings
+    assert all(isinstance(r["extrapolated"], bool) for r in results["ratios"])
+    assert all(not r["extrapolated"] or r["method"] == "sft" for r in results["ratios"])
+
+
 def test_the_races_run_with_the_settings_the_tuning_protocol_chose():
     from labkit.studies.compare import METHOD_SETTINGS
 

@@ -32,10 +32,13 @@ def test_every_racer_gets_a_curve_that_spends_its_budget(summary):
     assert 0.9 < summary["teacher_accuracy"] <= 1.0  # the shipped teacher, sampled
 
 
-def test_the_ratios_price_each_racer_against_opd_under_every_accounting(summary):
-    rows = summary["ratios"]
-    assert [(r["method"], r["baseline"]) for r in rows] == [("sft", "opd")] * len(ACCOUNTINGS)
-    assert [r["accounting"] for r in rows] == list(ACCOUNTINGS)
+def test_the_ratios_price_each_racer_against_each_baseline_under_every_accounting(summary):
+    rows = summary["ratios"]  # sampled then greedy; against opd, then sft (rl did not race)
+    keys = [(r["metric"], r["baseline"], r["method"]) for r in rows]
+    expected = [(metric, baseline, method) for metric in ("sampled", "greedy")
+                for baseline, method in (("opd", "sft"), ("sft", "opd"))]  # fmt: skip
+    assert keys == [k for k in expected for _ in ACCOUNTINGS]
+    assert [r["accounting"] for r in rows] == list(ACCOUNTINGS) * len(expected)
 
 
 def test_the_table_names_every_racer_and_the_ratio(summary):

@@ -3,6 +3,9 @@
 compare       the race: every racer from one start on one FLOP budget, over seeds (notebooks 00, 05, 08)
 costs         what one racer costs against another, under each accounting, with bootstrap intervals
 tuning        the one tuning protocol every racer gets (benchmarks/tuning.py)
+estimators    the estimator ladder's gradients against the exact reverse-KL gradient; teacher bytes per token
+levels        prices near the teacher, and whether a price depends on the budget (benchmarks/near_teacher.py)
+plateau       the post's own regime: SFT to its plateau, a race from there, the post's 9x/30x (plateau.py)
 pertoken      the teacher as a process reward model: a score for every token the student writes (04, 05)
 tokenclass    each token's job (style, digit, carry, ...): per-class entropy, KL and advantage (04, 09)
 drift         how far a student's own prefixes drift, and how errors compound after a first mistake (02, 05)

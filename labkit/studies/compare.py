@@ -30,7 +30,15 @@ from ..evaluate import EVAL_SETS, evaluate, held_out_set, task_of
 from ..models import check_compatible, data_dir, load
 from ..sampling import sample
 from ..train import EVAL_SEED, TrainConfig, train
-from .costs import ACCOUNTINGS, bootstrap_accuracy, cost_to_reach, pair_ratio
+from .costs import (
+    ACCOUNTINGS,
+    METRICS,
+    TEACHER_KEYS,
+    bootstrap_accuracy,
+    cost_to_reach,
+    level_curve,
+    pair_ratio,
+)
 from .pertoken import score_tokens
 from .workers import cores, parent_alive, run_jobs
 
@@ -41,9 +49,13 @@ RACERS = {
     "sft-reference": {"method": "sft", "sft_data": "reference"},
     "rl": {"method": "rl"},
     "opd": {"method": "opd"},
+    "opd-topk": {"method": "opd-topk", "top_k": 4, "topk_tail": True},
     "opd-exact": {"method": "opd-exact"},
     "gkd": {"method": "gkd", "lmbda": 0.5, "beta": 0.5},
 }
+ESTIMATORS = ("opd", "opd-topk", "opd-exact")
+"""The estimator ladder: one estimate of the teacher's reverse-KL signal each — the sampled token's log-ratio
+(the post), the reverse KL over the teacher's top-k tokens, and the exact reverse KL over the vocabulary."""
 
 # What each racer runs with, chosen for every racer by one protocol (labkit.studies.tuning: learning rate x
 # prompts per step on a tuning seed and the "tuning" problem set, which the races never use). A test keeps
@@ -54,6 +66,7 @@ METHOD_SETTINGS = {
     "sft-reference": {"learning_rate": 0.0003, "batch_size": 4},
     "rl": {"learning_rate": 0.0001, "batch_size": 4},
     "opd": {"learning_rate": 0.0003, "batch_size": 4},
+    "opd-topk": {"learning_rate": 0.0003, "batch_size": 4},
     "opd-exact": {"learning_rate": 0.0003, "batch_size": 4},
     "gkd": {"learning_rate": 0.0003, "batch_size": 4},
 }
@@ -124,6 +137,7 @@ class Comparison:
     config: CompareConfig
     teacher_accuracy: float
     target_accuracy: float
+    teacher_greedy_accuracy: float | None = None
     runs: dict[str, list] = field(default_factory=dict)  # racer -> [TrainResult per seed]
     snapshots: dict[str, list] = field(
         default_factory=dict
@@ -166,17 +180,47 @@ def in_race_order(names) -> list[str]:
     return sorted(names, key=lambda n: list(RACERS).index(n) if n in RACERS else len(RACERS))
 
 
-def ratio_rows(summary: dict, baseline: str = "opd") -> list[dict]:
+def ratio_rows(summary: dict, baseline: str = "opd", metric: str = "sampled") -> list[dict]:
     """Every other racer's cost over ``baseline``'s under every accounting, at the level every seed of both
     reached, with its 95% interval (bootstrap over seeds and held-out problems:
-    labkit.studies.costs.pair_ratio)."""
-    if baseline not in summary["methods"]:
+    labkit.studies.costs.pair_ratio), priced on ``metric`` ("sampled" or "greedy" accuracy)."""
+    key = METRICS[metric]
+    if baseline not in summary["methods"] or any(key not in c for e in summary["methods"].values()
+                                                   for c in e["curves"]):  # fmt: skip
         return []
     return [
-        {"method": method, "baseline": baseline, "accounting": accounting,
-         **pair_ratio(summary, accounting, method, baseline)}
+        {"method": method, "baseline": baseline, "accounting": accounting, "metric": metric,
+         **pair_ratio(summary, accounting, method, baseline, key=key)}
         for method in in_race_order(summary["methods"]) if method != baseline
         for accounting in ACCOUNTINGS
+    ]  # fmt: skip
+
+
+BASELINES = ("opd", "rl", "sft")
+"""Every racer is priced directly against each of these: sampled-token OPD, RL and SFT on teacher samples."""
+
+
+def all_ratio_rows(summary: dict, baselines=BASELINES, metrics=tuple(METRICS)) -> list[dict]:
+    """:func:`ratio_rows` against every baseline present, on every metric the curves carry."""
+    return [row for metric in metrics for baseline in baselines
+            for row in ratio_rows(summary, baseline, metric)]  # fmt: skip
+
+
+LEVEL_PAIRS = (("rl", ("opd", "opd-topk", "opd-exact", "sft", "sft-reference", "gkd")),
+               ("opd", ("sft", "opd-topk", "opd-exact")),
+               ("sft", ("opd-exact",)))  # fmt: skip
+"""(baseline, methods) priced along the level: the ladder and SFT against RL, and the pairs the lesson
+reads."""
+
+
+def level_curves(summary: dict, pairs=LEVEL_PAIRS, accountings=("flops", "episodes"), n_boot: int = 500):
+    """:func:`labkit.studies.costs.level_curve` of each pair present, under each accounting and metric."""
+    return [
+        level_curve(summary, method, baseline, accounting, metric, n_boot=n_boot)
+        for baseline, methods in pairs if baseline in summary["methods"]
+        for method in methods if method in summary["methods"]
+        for accounting in accountings
+        for metric in METRICS if summary.get(TEACHER_KEYS[metric]) is not None
     ]  # fmt: skip
 
 
@@ -190,6 +234,7 @@ def summarize(comparison: Comparison) -> dict:
     }  # fmt: skip
     summary = {
         "teacher_accuracy": comparison.teacher_accuracy,
+        "teacher_greedy_accuracy": comparison.teacher_greedy_accuracy,
         "target_accuracy": target,
         "config": asdict(config),
         "methods": methods,
@@ -202,8 +247,35 @@ def summarize(comparison: Comparison) -> dict:
             "threads_per_run": 1,
         },
     }
-    summary["ratios"] = ratio_rows(summary)
+    return price(summary)
+
+
+def price(summary: dict, n_boot_levels: int = 500) -> dict:
+    """The summary with its prices (re)computed from its curves: ``ratios`` (every racer against each of
+    BASELINES, on sampled and greedy accuracy) and ``level_curves`` (LEVEL_PAIRS along the level)."""
+    summary["ratios"] = all_ratio_rows(summary)
+    summary["level_curves"] = level_curves(summary, n_boot=n_boot_levels)
     return summary
+
+
+def merge_summaries(committed: dict, added: dict) -> dict:
+    """``committed`` with the racers of ``added`` (a later race under the same settings, other racers), priced
+    anew. Every run is seeded, so the committed racers' curves are what a full rerun would give; wall seconds
+    of each race are kept apart in ``added``. Refuses races under other settings."""
+    fixed = ("budget", "seeds", "group_size", "eval_n", "eval_points", "eval_set", "greedy", "first_seed",
+             "target_fraction", "monitor_every")  # fmt: skip
+    differs = [k for k in fixed if committed["config"].get(k) != added["config"].get(k)]
+    if differs or committed["teacher_accuracy"] != added["teacher_accuracy"]:
+        raise LabkitError(
+            f"the added race ran under other settings ({', '.join(differs) or 'teacher accuracy'} differ); "
+            "run the added racers with the committed CompareConfig, or rerun the whole race"
+        )
+    merged = {**committed, "methods": {**committed["methods"], **added["methods"]}}
+    merged["config"] = {**committed["config"], "methods": in_race_order(merged["methods"])}
+    merged["teacher_greedy_accuracy"] = added["teacher_greedy_accuracy"]
+    later = {"methods": sorted(added["methods"]), "wall_seconds": added["wall_seconds"]}
+    merged["added"] = [*committed.get("added", []), later]
+    return price(merged)
 
 
 def _snapshots(student, teacher, tokenizer, task, prompts: int, keep: bool):
@@ -281,10 +353,13 @@ def run_comparison(
     started = time.perf_counter()
     problems = held_out_set(task, config.eval_n, config.eval_set)
     seed = EVAL_SETS[config.eval_set]
-    teacher_accuracy = evaluate(
-        teacher, tokenizer, task, seed=seed, temperature=1.0, problems=problems
-    ).accuracy
-    comparison = Comparison(config, teacher_accuracy, config.target_fraction * teacher_accuracy)
+    teacher_accuracy, teacher_greedy = (
+        evaluate(teacher, tokenizer, task, seed=seed, temperature=t, problems=problems).accuracy
+        for t in (1.0, 0.0)
+    )
+    comparison = Comparison(
+        config, teacher_accuracy, config.target_fraction * teacher_accuracy, teacher_greedy
+    )
 
     seeds = range(config.first_seed, config.first_seed + config.seeds)
     jobs = [(racer, seed) for racer in config.methods for seed in seeds]

@@ -55,6 +55,8 @@ CORRECT_KEYS = {"accuracy": "correct", "greedy_accuracy": "greedy_correct"}
 
 def axis(curve: dict, accounting: str, method: str | None = None) -> list[float]:
     """The cost of each evaluation of ``curve`` under ``accounting`` (``post_sft_data_free`` needs method)."""
+    if accounting not in ACCOUNTINGS and accounting in curve:  # a study's own accounting (studies.plateau)
+        return curve[accounting]
     if accounting not in ACCOUNTINGS:
         raise ValueError(f"unknown accounting {accounting!r}; one of {list(ACCOUNTINGS)}")
     if accounting == "post_sft_data_free":
@@ -155,13 +157,18 @@ def point_ratio(
 
 
 def ratio_range(
-    summary: dict, accounting: str, method: str, baseline: str = "opd", level: float | None = None
+    summary: dict,
+    accounting: str,
+    method: str,
+    baseline: str = "opd",
+    level: float | None = None,
+    key: str = "accuracy",
 ) -> tuple[float, float] | None:
     """The lowest and highest ``cost(method) / cost(baseline)`` over every pair of seeds; None if a seed never
     reached the level. Seeds only: :func:`bootstrap_ratio` also counts the noise of a finite held-out set."""
-    level = common_level(summary) if level is None else level
-    mine = seed_costs(summary["methods"][method], accounting, level, method)
-    base = seed_costs(summary["methods"][baseline], accounting, level, baseline)
+    level = common_level(summary, key) if level is None else level
+    mine = seed_costs(summary["methods"][method], accounting, level, method, key)
+    base = seed_costs(summary["methods"][baseline], accounting, level, baseline, key)
     if None in mine or None in base or not all(base):
         return None
     pairs = [m / b for m in mine for b in base]
@@ -280,25 +287,87 @@ def bootstrap_accuracy(curves: list[dict], key: str = "accuracy", n_boot: int = 
     }
 
 
+METRICS = {"sampled": "accuracy", "greedy": "greedy_accuracy"}
+"""what a ratio is priced on: sampled accuracy (T=1: how often the student's own sample is right, what
+on-policy training sees) or greedy accuracy (the most likely answer, how a deployed model is often read)"""
+
+
 def pair_ratio(
-    summary: dict, accounting: str, method: str, baseline: str = "opd", n_boot: int = 1000, seed: int = 0
+    summary: dict,
+    accounting: str,
+    method: str,
+    baseline: str = "opd",
+    n_boot: int = 1000,
+    seed: int = 0,
+    key: str = "accuracy",
+    level: float | None = None,
 ) -> dict:
-    """``cost(method) / cost(baseline)`` at their :func:`pair_level`, with the seed-pair range and, when every
-    curve carries its per-problem outcomes, the bootstrap ``ci`` and ``reached`` of :func:`bootstrap_ratio`.
+    """``cost(method) / cost(baseline)`` at their :func:`pair_level` (or at ``level``), with the seed-pair
+    range and, when every curve carries its per-problem outcomes, the bootstrap ``ci`` and ``reached`` of
+    :func:`bootstrap_ratio`. ``key`` picks the metric: ``"accuracy"`` (sampled) or ``"greedy_accuracy"``.
 
     A third method that never improved does not drag the level down to the start. ``ratio`` is None when the
     level is no higher than the start accuracy (one of the two never improved) or a seed never reached it.
     """
-    level = pair_level(summary, method, baseline)
+    level = pair_level(summary, method, baseline, key) if level is None else level
     priced = {"level": level, "ratio": None, "range": None, "ci": None, "reached": None}
-    if level <= start_accuracy(summary, (method, baseline)):
+    if level <= start_accuracy(summary, (method, baseline), key):
         return priced
-    priced["ratio"] = point_ratio(summary, accounting, method, baseline, level)
-    priced["range"] = ratio_range(summary, accounting, method, baseline, level)
-    if all("correct" in c for m in (method, baseline) for c in summary["methods"][m]["curves"]):
-        boot = bootstrap_ratio(summary, method, baseline, accounting, level, n_boot, seed)
+    priced["ratio"] = point_ratio(summary, accounting, method, baseline, level, key)
+    priced["range"] = ratio_range(summary, accounting, method, baseline, level, key)
+    packed = CORRECT_KEYS[key]
+    if all(packed in c for m in (method, baseline) for c in summary["methods"][m]["curves"]):
+        boot = bootstrap_ratio(summary, method, baseline, accounting, level, n_boot, seed, key)
         priced |= {"ci": boot["ci"], "reached": boot["reached"]}
     return priced
+
+
+TEACHER_KEYS = {"sampled": "teacher_accuracy", "greedy": "teacher_greedy_accuracy"}
+"""where a summary keeps the teacher's accuracy on each metric"""
+
+
+def rows_against(rows: list[dict], baseline: str = "opd", metric: str = "sampled") -> list[dict]:
+    """The priced rows of one baseline and one metric (rows written before metrics were recorded are
+    sampled)."""
+    return [r for r in rows if r.get("baseline", "opd") == baseline and r.get("metric", "sampled") == metric]
+
+
+LEVEL_FRACTIONS = tuple(round(0.30 + 0.05 * i, 2) for i in range(14))
+"""Where level curves price a pair: 30%, 35%, ..., 95% of the way from the start to the teacher."""
+
+
+def level_curve(
+    summary: dict,
+    method: str,
+    baseline: str,
+    accounting: str,
+    metric: str = "sampled",
+    fractions=LEVEL_FRACTIONS,
+    n_boot: int = 500,
+) -> dict:
+    """``cost(method) / cost(baseline)`` at each level ``start + f (teacher - start)`` (``f`` in
+    ``fractions``), with 95% bootstrap intervals; ratio and interval None at a level some seed of either
+    never reached.
+
+    A ratio that changes along the curve is a verdict that depends on the level: one priced at a single level
+    on a budget where nothing has plateaued is a finding about that level only. The teacher's accuracy is
+    the summary's ``teacher_accuracy`` (sampled) or ``teacher_greedy_accuracy`` (greedy).
+    """
+    key = METRICS[metric]
+    teacher = summary[TEACHER_KEYS[metric]]
+    start = start_accuracy(summary, (method, baseline), key)
+    levels = [start + f * (teacher - start) for f in fractions]
+    ratios, cis = [], []
+    for level in levels:
+        if point_ratio(summary, accounting, method, baseline, level, key) is None:
+            ratios.append(None)
+            cis.append(None)
+            continue
+        boot = bootstrap_ratio(summary, method, baseline, accounting, level, n_boot, 0, key)
+        ratios.append(boot["ratio"])
+        cis.append(boot["ci"])
+    return {"method": method, "baseline": baseline, "accounting": accounting, "metric": metric,
+            "fractions": list(fractions), "levels": levels, "ratios": ratios, "ci": cis}  # fmt: skip
 
 
 def excludes_one(ci: Sequence[float] | None) -> bool:

@@ -20,11 +20,13 @@ about the method. So every racer of the comparison gets the same treatment:
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 
 import numpy as np
 
+from ..errors import LabkitError
 from .compare import RACERS, CompareConfig, run_runs
 
 GRID = {"learning_rate": (1e-4, 3e-4, 1e-3), "batch_size": (4, 16)}
@@ -93,3 +95,26 @@ def tune(config: CompareConfig, student_path: str, teacher_path: str, progress: 
                          f"({SCORE_POINTS} points)",
                 "wall_seconds": time.perf_counter() - started}  # fmt: skip
     return {"protocol": protocol, "methods": methods}
+
+
+def merge_tuning(committed: dict, added: dict) -> dict:
+    """``committed`` with the racers ``added`` tuned in a later run; refuses a run under another protocol (the
+    settings of every racer must come from one). ``protocol.added`` records each later run's racers and wall
+    seconds."""
+    fixed = ("grid", "extension", "seed", "eval_set", "eval_n", "budget", "score")
+    old, new = committed["protocol"], added["protocol"]
+    differs = [k for k in fixed if not json_equal(old.get(k), new.get(k))]
+    if differs:
+        raise LabkitError(
+            f"the added racers were tuned under another protocol ({', '.join(differs)} differ); "
+            "tune them with the committed settings or rerun the whole protocol"
+        )
+    merged = {"protocol": dict(old), "methods": {**committed["methods"], **added["methods"]}}
+    later = {"methods": sorted(added["methods"]), "wall_seconds": new["wall_seconds"]}
+    merged["protocol"]["added"] = [*old.get("added", []), later]
+    return merged
+
+
+def json_equal(a, b) -> bool:
+    """Whether two values are equal once written as JSON (tuples and lists alike, float keys as strings)."""
+    return json.loads(json.dumps(a)) == json.loads(json.dumps(b))

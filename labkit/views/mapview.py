@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..studies.costs import ACCOUNTINGS, pair_ratio, verdict
+from ..studies.costs import ACCOUNTINGS, pair_ratio, rows_against, verdict
 from ..studies.regimes import (  # noqa: F401 (notebooks 08 and 09 read them here, beside the figures)
     REGIMES,
     break_even,
@@ -23,8 +23,9 @@ SUMMARY_ACCOUNTINGS = ("flops", "student_flops", "post_sft_data_free")
 """the three accountings the summary figure shows: every FLOP, the teacher free, and the post's own 9x"""
 
 
-def by_accounting(rows: list[dict]) -> dict[str, dict[str, float | None]]:
-    """``{accounting: {method: ratio}}`` from ratio rows."""
+def by_accounting(rows: list[dict], baseline: str = "opd", metric: str = "sampled") -> dict[str, dict]:
+    """``{accounting: {method: ratio}}`` from ratio rows against ``baseline``, priced on ``metric``."""
+    rows = rows_against(rows, baseline, metric)
     return {a: {r["method"]: r["ratio"] for r in rows if r["accounting"] == a} for a in ACCOUNTINGS}
 
 
@@ -42,11 +43,13 @@ def call(row: dict) -> str:
     return f"{method} cheaper in every seed pair" if high < 1 else "seed pairs disagree"
 
 
-def verdict_table(settings: dict[str, list[dict]], methods=("sft", "rl")) -> str:
-    """A markdown table: per setting and accounting, the verdict for each of ``methods`` against OPD."""
-    head = " | ".join(f"{m} vs OPD" for m in methods)
+def verdict_table(settings: dict[str, list[dict]], methods=("sft", "rl"), baseline: str = "opd") -> str:
+    """A markdown table: per setting and accounting, the verdict for each of ``methods`` against
+    ``baseline`` (sampled accuracy)."""
+    head = " | ".join(f"{m} vs {baseline}" for m in methods)
     lines = [f"| setting | accounting | {head} |", "|---" * (2 + len(methods)) + "|"]
     for label, rows in settings.items():
+        rows = rows_against(rows, baseline)
         for accounting in ACCOUNTINGS:
             cells = {r["method"]: call(r) for r in rows if r["accounting"] == accounting}
             lines.append(
@@ -100,9 +103,11 @@ def ratio_figure(
     settings: dict[str, list[dict]],
     methods=("sft", "sft-reference", "rl", "opd-exact", "gkd"),
     accountings=SUMMARY_ACCOUNTINGS,
+    baseline: str = "opd",
 ):
-    """The map in one figure: one panel per accounting, one row per setting, each racer's cost over OPD's as a
-    dot with its 95% interval, on a log axis with a line at 1 (left of it: the racer is cheaper than OPD).
+    """The map in one figure: one panel per accounting, one row per setting, each racer's cost over
+    ``baseline``'s (sampled accuracy) as a dot with its 95% interval, on a log axis with a line at 1 (left of
+    it: the racer is cheaper than the baseline); the baseline itself is the line.
     Rows priced without per-problem outcomes (the first protocol) show their seed-pair range instead: a
     hollow dot and a dotted bar."""
     import matplotlib.pyplot as plt
@@ -118,9 +123,10 @@ def ratio_figure(
         for k, method in enumerate(methods):
             for y, name in enumerate(names):
                 row = next(
-                    (r for r in settings[name] if r["method"] == method and r["accounting"] == accounting),
+                    (r for r in rows_against(settings[name], baseline)
+                     if r["method"] == method and r["accounting"] == accounting),
                     None,
-                )
+                )  # fmt: skip
                 if row is None or row["ratio"] is None:
                     continue
                 low, high = row.get("ci") or row.get("range") or (row["ratio"], row["ratio"])
@@ -135,7 +141,8 @@ def ratio_figure(
         ax.axvline(1.0, color="black", lw=0.8)
         ax.set_xlim(span[0] / 1.3, span[1] * 1.3)
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set(xscale="log", title=accounting, xlabel="cost / OPD's cost  (< 1: cheaper than OPD)")
+        who = "OPD" if baseline == "opd" else baseline.upper()
+        ax.set(xscale="log", title=accounting, xlabel=f"cost / {who}'s cost  (< 1: cheaper than {who})")
         ax.grid(axis="x", alpha=0.3)
     first = np.atleast_1d(axes)[0]
     first.set_yticks(range(len(names)), names)

@@ -83,22 +83,27 @@ def format_table(summary: dict) -> str:
             f"| {racer} | {e['teacher_flops']:.2e} | {e['student_flops']:.2e} | "
             f"{_percent(e['final_accuracy'], e['final_accuracy_ci'])} | {greedy} | {to_target} |"
         )
-    if summary.get("ratios"):
-        lines += ["", ratio_table(summary["ratios"])]
+    ratios = summary.get("ratios") or []
+    for metric in dict.fromkeys(r.get("metric", "sampled") for r in ratios):
+        mine = [r for r in ratios if r.get("metric", "sampled") == metric]
+        lines += ["", f"Priced on {metric} accuracy:", "", ratio_table(mine)]
     return "\n".join(lines)
 
 
 def ratio_table(ratios: list[dict]) -> str:
-    """Cost of each racer over its baseline's, one column per accounting (> 1: the baseline is cheaper)."""
+    """Cost of each racer over its baseline's, one column per accounting (> 1: the baseline is cheaper); one
+    row per racer, baseline and metric, in the order the rows come."""
     accountings = list(dict.fromkeys(r["accounting"] for r in ratios))
     lines = [
-        "| racer / baseline | priced at (sampled accuracy) | " + " | ".join(accountings) + " |",
+        "| racer / baseline | priced at | " + " | ".join(accountings) + " |",
         "|---|---|" + "---|" * len(accountings),
     ]
-    for method in dict.fromkeys(r["method"] for r in ratios):
-        row = [r for r in ratios if r["method"] == method]
+    pairs = dict.fromkeys((r["method"], r.get("baseline", "opd"), r.get("metric", "sampled")) for r in ratios)
+    for method, baseline, metric in pairs:
+        row = [r for r in ratios if (r["method"], r.get("baseline", "opd"), r.get("metric", "sampled"))
+               == (method, baseline, metric)]  # fmt: skip
         cells = " | ".join(describe(r) for r in row)
-        lines.append(f"| {method} / {row[0]['baseline']} | {row[0]['level']:.1%} | {cells} |")
+        lines.append(f"| {method} / {baseline} | {row[0]['level']:.1%} {metric} | {cells} |")
     return "\n".join(lines)
 
 
@@ -113,3 +118,68 @@ def compare_to_disk(out: str | Path, config: CompareConfig, progress: bool = Tru
     plot_comparison(summary, out)
     write_text_atomic(out / "table.md", format_table(summary) + "\n")
     return summary
+
+
+def level_curve_figure(curves: list[dict], baseline: str = "rl", accounting: str = "flops"):
+    """Cost ratio against level (labkit.studies.costs.level_curve): one panel per metric, each racer's cost
+    over ``baseline``'s at 30-95% of the way from the start to the teacher, with 95% intervals; a line at 1.
+    Where a ratio's interval leaves 1, one of the two is cheaper at that level; where the ratio moves along
+    the axis, the verdict depends on the level."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    mine = [c for c in curves if c["baseline"] == baseline and c["accounting"] == accounting]
+    metrics = list(dict.fromkeys(c["metric"] for c in mine))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), sharey=True, squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for curve in (c for c in mine if c["metric"] == metric):
+            xs = np.array(curve["fractions"]) * 100
+            ys = np.array([np.nan if r is None else r for r in curve["ratios"]], dtype=float)
+            low = np.array([np.nan if ci is None else max(ci[0], 1e-2) for ci in curve["ci"]], dtype=float)
+            high = np.array([np.nan if ci is None else min(ci[1], 1e2) for ci in curve["ci"]], dtype=float)
+            color = METHOD_COLORS.get(curve["method"])
+            ax.plot(xs, ys, "o-", color=color, ms=3, label=curve["method"])
+            ax.fill_between(xs, low, high, color=color, alpha=0.12)
+        ax.axhline(1.0, color="black", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_xlabel(f"level: % of the way from the start to the teacher ({metric})")
+        ax.set_title(f"cost / {baseline}'s cost, {accounting}, {metric} accuracy", fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"cost / {baseline}'s  (< 1: cheaper than {baseline})")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plateau_figure(results: dict):
+    """The post's regime (benchmarks/results/plateau.json): SFT's whole curve from the shipped student with
+    its log-linear fit, and every racer's mean curve from the plateau on, against FLOPs counted from the
+    shipped student; the levels priced, dotted."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    sft = results["sft_curve_from_shipped"]
+    ax.plot(sft["flops"], sft["accuracy"], "o", color=METHOD_COLORS["sft"], ms=3, alpha=0.6,
+            label="sft from the shipped student")  # fmt: skip
+    fit = results["sft_fit"]
+    grid = np.logspace(np.log10(fit["fit_flops"][0]), np.log10(fit["fit_flops"][1]) + 1, 30)
+    line = fit["intercept"] + fit["slope_per_decade"] * np.log10(grid)
+    ax.plot(grid, line, "--", color=METHOD_COLORS["sft"], lw=1,
+            label=f"log-linear fit ({fit['slope_per_decade']:.1%}/decade)")  # fmt: skip
+    spent = results["start"]["flops_from_shipped_student"]
+    for method in in_race_order(results["methods"]):
+        curves = results["methods"][method]["curves"]
+        xs = spent + np.array(curves[0]["flops"])
+        ys = np.mean([c["accuracy"] for c in curves], axis=0)
+        ax.plot(xs, ys, color=METHOD_COLORS.get(method), label=f"{method} from the plateau (n={len(curves)})")
+    for name, level in results["levels"].items():
+        ax.axhline(level, color="#888", ls=":", lw=0.8)
+        ax.text(ax.get_xlim()[0], level, f" {name}", fontsize=6, va="bottom", color="#666")
+    ax.axhline(results["teacher_accuracy"], color="#444", ls="--", lw=1, label="teacher")
+    ax.set(xscale="log", xlabel="FLOPs from the shipped student (teacher + student)",
+           ylabel="held-out accuracy (T=1)",
+           title="the post's regime: racing from SFT's plateau")  # fmt: skip
+    ax.legend(fontsize=6, loc="lower right")
+    fig.tight_layout()
+    return fig

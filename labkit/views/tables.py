@@ -1,6 +1,7 @@
 """The Markdown tables the benchmarks write beside their JSON, which docs and notebooks quote.
 
 format_sweep    the map (benchmarks/results/regimes_sweep.md; docs/results.md), from regimes_sweep.json
+direct_pairs    chosen pairs priced directly in many settings, sampled beside greedy (regimes_direct.md)
 recovery_table  recovery from a planted mistake (benchmarks/results/recovery.md; docs/results.md)
 memory_table    the memory of notebook 07's pair by setup (notebook 07, from real_size.json)
 
@@ -139,3 +140,32 @@ def memory_table(analytic: dict) -> str:
             f"| {name} | {r['trainable_parameters'] / 1e6:,.0f}M | {gib} | **{r['total_gib']:.1f} GiB** |"
         )
     return "\n".join(lines) + "\n"
+
+
+DIRECT_PAIRS = (("opd-exact", "rl"), ("opd", "rl"), ("sft", "rl"), ("sft", "opd"), ("opd-exact", "sft"))
+"""the pairs every setting is priced on directly: the ladder's ends against RL, and SFT against both"""
+
+
+def direct_pairs(
+    settings: dict[str, list[dict]], pairs=DIRECT_PAIRS, accountings=("flops", "episodes")
+) -> str:
+    """A Markdown table: per setting (``{name: ratio rows}``, rows of ``compare.all_ratio_rows``) and pair,
+    the cost ratio under each accounting, sampled and greedy side by side (bold where the interval excludes
+    1); "–" where the pair was not priced (no common gain, or a seed never reached the level)."""
+    head = " | ".join(f"{a}, {metric}" for a in accountings for metric in ("sampled", "greedy"))
+    lines = [f"| setting | pair | {head} |", "|---|---|" + "---|" * (2 * len(accountings))]
+    for name, rows in settings.items():
+        for method, baseline in pairs:
+            cells = []
+            for accounting in accountings:
+                for metric in ("sampled", "greedy"):
+                    want = (method, baseline, accounting, metric)
+                    row = next((r for r in rows if _pair_key(r) == want), None)
+                    cells.append("–" if row is None else describe(row))
+            if any(c != "–" for c in cells):
+                lines.append(f"| {name} | {method} / {baseline} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _pair_key(row: dict) -> tuple:
+    return row["method"], row.get("baseline", "opd"), row["accounting"], row.get("metric", "sampled")

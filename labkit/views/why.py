@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..studies.costs import rows_against
 from ..studies.tokenclass import CLASSES
 
 
@@ -25,7 +26,7 @@ def silent_probability(accuracy, group_size: int):
 
 def ratio_of(point: dict, method: str, accounting: str) -> dict:
     """The priced row of ``method`` against OPD under ``accounting`` in a sparse-reward point."""
-    for row in point["ratios"]:
+    for row in rows_against(point["ratios"]):
         if row["method"] == method and row["accounting"] == accounting:
             return row
     have = sorted({r["method"] for r in point["ratios"]})

@@ -1,0 +1,58 @@
+"""Prices near the teacher, and whether a price depends on the budget it was measured under.
+
+Every headline run decays its learning rate (cosine) over its own FLOP budget, so a racer that crosses a
+level late crosses it at a decayed rate: a cost-to-level read off a 1e12 race could differ from one read off
+a longer race. benchmarks/near_teacher.py races the ladder and RL on a longer budget until one of them
+reaches 90% of the teacher; :func:`budget_agreement` prices the same pairs at the same levels under both
+budgets (same seeds), so a reader sees whether the headline's prices are a property of its budget.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .costs import cost_to_reach, pair_ratio
+
+NEAR_RACERS = ("rl", "opd", "opd-topk", "opd-exact")
+AGREEMENT_PAIRS = (("opd-exact", "rl"), ("opd-topk", "rl"), ("opd", "rl"), ("opd-exact", "opd"))
+
+
+def seeds_of(summary: dict, seeds: int) -> dict:
+    """``summary`` with only each racer's first ``seeds`` curves (to compare like with like)."""
+    methods = {m: {**e, "curves": e["curves"][:seeds]} for m, e in summary["methods"].items()}
+    return {**summary, "methods": methods}
+
+
+def budget_agreement(short: dict, long: dict, pairs=AGREEMENT_PAIRS, accountings=("flops", "episodes")):
+    """Each pair priced at the short race's pair level under both budgets, on the seeds both ran: the
+    ``short`` and ``long`` ratios with their intervals, and whether the two intervals overlap."""
+    seeds = min(len(e["curves"]) for e in long["methods"].values())
+    short = seeds_of(short, seeds)
+    rows = []
+    for method, baseline in pairs:
+        if not all(m in s["methods"] for m in (method, baseline) for s in (short, long)):
+            continue
+        for accounting in accountings:
+            first = pair_ratio(short, accounting, method, baseline)
+            second = pair_ratio(long, accounting, method, baseline, level=first["level"])
+            overlap = None
+            if first["ci"] is not None and second["ci"] is not None:
+                overlap = bool(first["ci"][0] <= second["ci"][1] and second["ci"][0] <= first["ci"][1])
+            row = {"method": method, "baseline": baseline, "accounting": accounting}
+            rows.append({**row, "level": first["level"], "short": first, "long": second, "overlap": overlap})
+    return rows
+
+
+def first_to(summary: dict, level: float) -> dict:
+    """Per racer, the median FLOPs and episodes to ``level`` (None where a seed never reached it)."""
+    return {
+        m: {a: cost_to_reach(e, a, level, m) for a in ("flops", "episodes")}
+        for m, e in summary["methods"].items()
+    }
+
+
+def final_accuracies(summary: dict) -> dict:
+    """Per racer, the mean over seeds of the last evaluation's sampled accuracy."""
+    return {
+        m: float(np.mean([c["accuracy"][-1] for c in e["curves"]])) for m, e in summary["methods"].items()
+    }

@@ -1,0 +1,218 @@
+"""The post's own regime: continue SFT on teacher samples to its plateau, then race from there.
+
+The post starts on-policy distillation from a student SFT-trained near its plateau (Qwen3-8B-Base after 400K
+prompts, 60% on AIME'24) and prices SFT's continuation by a log-linear extrapolation (~2M prompts for 70%).
+Every other race in the lab starts from the shipped student, an SFT warm-up stopped mid-climb. Here:
+
+1. **The plateau** (:func:`sft_to_plateau`). SFT on teacher samples from the shipped student at its tuned
+   learning rate, held constant after warm-up (so the cost of reaching a level does not depend on a budget),
+   evaluated on the "build" problems (never the race's) at evaluations one doubling of FLOPs apart. It stops
+   at the first evaluation where the least-squares gain over the last three evaluations falls under
+   ``PLATEAU_GAIN`` (2 points per doubling of FLOPs); that model is the plateau student.
+2. **The race** from it: continued SFT, sampled-token OPD, top-k, exact OPD and RL, each tuned again from the
+   plateau student by the headline's protocol, several seeds, on the race problems (labkit.studies.compare).
+3. **The fit** (:func:`log_linear_fit`): SFT accuracy against log10 FLOPs counted from the shipped student, on
+   the plateau curve's last decade and the continued race's mean: what the post extrapolates with.
+4. **The prices** (:func:`plateau_ratios`) at +5 and +10 points over the plateau and at 90% / 95% of the
+   teacher, where reached, under the lab's accountings (costs from the plateau on) and the post's two:
+
+       post_9x    SFT's student FLOPs counted from the shipped student (its data free) over the other's
+                  teacher + student FLOPs from the plateau
+       post_30x   SFT's teacher + student FLOPs counted from the shipped student over the other's from the
+                  plateau
+
+   exactly as the post counts SFT-2M from the base model against on-policy distillation's increment from
+   SFT-400K. Where continued SFT does not reach a level in the race, its cost comes from the fit, marked
+   ``extrapolated`` (no interval).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ..config import TrainConfig
+from ..evaluate import task_of
+from ..models import load, save
+from ..train import Trainer
+from .compare import METHOD_SETTINGS, RACERS
+from .costs import ACCOUNTINGS, bootstrap_ratio, cost_to_reach, point_ratio
+
+PLATEAU_GAIN = 0.02
+"""the plateau: SFT gains less than this (2 points of sampled accuracy) per doubling of FLOPs"""
+PLATEAU_RACERS = ("sft", "opd", "opd-topk", "opd-exact", "rl")
+POST_ACCOUNTINGS = {
+    "post_9x": "sft by its student FLOPs from the shipped student (data free); the other by teacher + "
+    "student FLOPs from the plateau (the post's 9x)",
+    "post_30x": "sft by teacher + student FLOPs from the shipped student; the other by teacher + student "
+    "FLOPs from the plateau (the post's 30x)",
+}
+
+
+def gain_per_doubling(flops, accuracy, last: int = 3) -> float:
+    """Least-squares slope of accuracy against log2 FLOPs over the last ``last`` evaluations."""
+    x, y = np.log2(np.asarray(flops[-last:], dtype=float)), np.asarray(accuracy[-last:], dtype=float)
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def sft_to_plateau(
+    student_path,
+    teacher_path,
+    out: Path,
+    max_flops: float = 6.4e13,
+    first_eval: float = 5e10,
+    eval_n: int = 2000,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict:
+    """Continue SFT on teacher samples from ``student_path`` until it plateaus (see the module docstring);
+    save the plateau student to ``out``. Returns the curve (FLOPs, student/teacher FLOPs, episodes,
+    accuracy, gain per doubling at each evaluation), where it stopped and why."""
+    teacher, _ = load(teacher_path)
+    student, tokenizer = load(student_path)
+    task = task_of(student_path)
+    settings = {**RACERS["sft"], **METHOD_SETTINGS["sft"], "seed": seed, "steps": 10_000_000,
+                "flop_budget": max_flops, "lr_schedule": "constant", "eval_set": "build",
+                "eval_n": eval_n, "eval_points": 1, "monitor_every": 0}  # fmt: skip
+    curve = {key: [] for key in ("flops", "student_flops", "teacher_flops", "episodes", "accuracy", "gain")}
+    stopped = {"why": "budget", "step": None}
+    due = [first_eval]  # the next evaluation: one doubling of FLOPs after the last
+
+    def on_step(step, batch, row):
+        if row["flops"] < due[0]:
+            return False
+        due[0] *= 2
+        for key in ("flops", "student_flops", "teacher_flops", "episodes"):
+            curve[key].append(row[key])
+        curve["accuracy"].append(trainer.evaluation()["eval_accuracy"])
+        gain = gain_per_doubling(curve["flops"], curve["accuracy"]) if len(curve["flops"]) >= 3 else None
+        curve["gain"].append(gain)
+        if gain is not None and gain < PLATEAU_GAIN:
+            stopped.update(why=f"gain {gain:.3f} per doubling < {PLATEAU_GAIN}", step=step)
+            return True
+        return False
+
+    started = time.perf_counter()
+    trainer = Trainer(TrainConfig(**settings), student, tokenizer, task, teacher=teacher, on_step=on_step,
+                      progress=progress)  # fmt: skip
+    result = trainer.run()
+    start = result.evals()[0]["eval_accuracy"]
+    report = {"curve": curve, "start_build_accuracy": start, "stopped": stopped, "settings": settings,
+              "wall_seconds": time.perf_counter() - started}  # fmt: skip
+    save(student, tokenizer, out, extra={"task": asdict(task), "role": "plateau student", "plateau": report})
+    return report
+
+
+def log_linear_fit(xs, accuracies) -> dict:
+    """accuracy = intercept + slope * log10(FLOPs), least squares; what the post extrapolates SFT with."""
+    x, y = np.log10(np.asarray(xs, dtype=float)), np.asarray(accuracies, dtype=float)
+    slope, intercept = np.polyfit(x, y, 1)
+    return {"slope_per_decade": float(slope), "intercept": float(intercept), "points": len(x),
+            "fit_flops": [float(xs[0]), float(xs[-1])]}  # fmt: skip
+
+
+def fit_flops_at(fit: dict, level: float) -> float | None:
+    """FLOPs (from the shipped student) at which the fit reaches ``level``; None if it never rises."""
+    if fit["slope_per_decade"] <= 0:
+        return None
+    return float(10 ** ((level - fit["intercept"]) / fit["slope_per_decade"]))
+
+
+def with_post_axes(summary: dict, plateau: dict) -> dict:
+    """The race's curves with the post's two accountings added (see the module docstring): SFT's costs carry
+    the plateau run's own FLOPs; every other racer's start at the plateau."""
+    spent = {key: plateau["curve"][key][-1] for key in ("flops", "student_flops")}
+    for method, entry in summary["methods"].items():
+        for c in entry["curves"]:
+            if method == "sft":
+                c["post_9x"] = [spent["student_flops"] + x for x in c["student_flops"]]
+                c["post_30x"] = [spent["flops"] + x for x in c["flops"]]
+            else:
+                c["post_9x"] = c["post_30x"] = list(c["flops"])
+    return summary
+
+
+def plateau_levels(summary: dict) -> dict[str, float]:
+    """+5 and +10 points over the plateau student's race accuracy, and 90% / 95% of the teacher."""
+    start = float(np.mean([c["accuracy"][0] for e in summary["methods"].values() for c in e["curves"]]))
+    teacher = summary["teacher_accuracy"]
+    return {"+5 points": start + 0.05, "+10 points": start + 0.10, "90% of teacher": 0.9 * teacher,
+            "95% of teacher": 0.95 * teacher}  # fmt: skip
+
+
+PAIRS = (("sft", "opd"), ("sft", "opd-topk"), ("sft", "opd-exact"), ("rl", "opd"), ("opd-exact", "rl"),
+         ("opd-topk", "rl"), ("opd", "rl"), ("sft", "rl"))  # fmt: skip
+
+
+def extrapolated_sft_cost(accounting: str, total: float, plateau: dict) -> float | None:
+    """Continued SFT's cost under ``accounting`` where the fit puts ``total`` teacher + student FLOPs from the
+    shipped student (its student share of FLOPs is the plateau run's); None where only measurement can say
+    (seconds, episodes)."""
+    spent = plateau["curve"]["flops"][-1]
+    share = plateau["curve"]["student_flops"][-1] / spent
+    more = total - spent  # from the plateau on
+    costs = {"post_30x": total, "post_9x": total * share, "flops": more, "student_flops": more * share,
+             "post_sft_data_free": more * share}  # fmt: skip
+    return costs.get(accounting)
+
+
+def plateau_ratios(summary: dict, plateau: dict, fit: dict, n_boot: int = 1000) -> list[dict]:
+    """Every pair of PAIRS at every level of :func:`plateau_levels`, under the lab's accountings (from the
+    plateau) and the post's two; SFT's cost from the fit where its race never reached the level."""
+    rows = []
+    for name, level in plateau_levels(summary).items():
+        for method, baseline in PAIRS:
+            if method not in summary["methods"] or baseline not in summary["methods"]:
+                continue
+            for accounting in (*ACCOUNTINGS, *POST_ACCOUNTINGS):
+                row = {"method": method, "baseline": baseline, "accounting": accounting, "metric": "sampled",
+                       "level_name": name, "level": level, "extrapolated": False, "ci": None}  # fmt: skip
+                row["ratio"] = point_ratio(summary, accounting, method, baseline, level)
+                base = cost_to_reach(summary["methods"][baseline], accounting, level, baseline)
+                total = fit_flops_at(fit, level)
+                if row["ratio"] is not None:
+                    boot = bootstrap_ratio(summary, method, baseline, accounting, level, n_boot)
+                    row["ci"], row["reached"] = boot["ci"], boot["reached"]
+                elif method == "sft" and base and total is not None:
+                    cost = extrapolated_sft_cost(accounting, total, plateau)
+                    if cost is not None:
+                        row |= {"ratio": cost / base, "extrapolated": True}
+                rows.append(row)
+    return rows
+
+
+def report(plateau: dict, summary: dict) -> dict:
+    """plateau.json: the plateau run, the race from it (with the post's accountings), SFT's log-linear fit
+    over the last decade of its whole curve from the shipped student, and :func:`plateau_ratios`."""
+    summary = with_post_axes(summary, plateau)
+    spent = plateau["curve"]["flops"][-1]
+    race_sft = summary["methods"]["sft"]["curves"]
+    xs = list(plateau["curve"]["flops"]) + [spent + x for x in race_sft[0]["flops"][1:]]
+    ys = list(plateau["curve"]["accuracy"]) + list(np.mean([c["accuracy"][1:] for c in race_sft], axis=0))
+    last_decade = [i for i, x in enumerate(xs) if x >= max(xs) / 10]
+    fit = log_linear_fit([xs[i] for i in last_decade], [ys[i] for i in last_decade])
+    fit["fit_on"] = (
+        "SFT accuracy against log10 FLOPs from the shipped student over the last decade of its curve: the "
+        "plateau run (build problems), then the continued race's mean (race problems)"
+    )
+    starts = [c["accuracy"][0] for e in summary["methods"].values() for c in e["curves"]]
+    return {
+        "what": "the post's regime: SFT on teacher samples continued to its plateau (gain under 2 points "
+        "per doubling of FLOPs), then continued SFT, OPD (sampled token), top-k, exact OPD and RL raced from "
+        "that student, each tuned again from it by the headline's protocol; costs priced at +5/+10 points "
+        "and 90/95% of the teacher; post_9x/post_30x count SFT from the shipped student as the post counts "
+        "SFT-2M from its base",
+        "start": {"accuracy": float(np.mean(starts)), "build_accuracy": plateau["curve"]["accuracy"][-1],
+                  "sft_gain_per_doubling": plateau["curve"]["gain"][-1], "flops_from_shipped_student": spent,
+                  "stopped": plateau["stopped"]},
+        "plateau_curve": plateau["curve"], "plateau_settings": plateau["settings"],
+        "plateau_wall_seconds": plateau["wall_seconds"],
+        "sft_fit": fit, "sft_curve_from_shipped": {"flops": xs, "accuracy": ys},
+        "teacher_accuracy": summary["teacher_accuracy"], "levels": plateau_levels(summary),
+        "config": summary["config"], "methods": summary["methods"], "post_accountings": POST_ACCOUNTINGS,
+        "ratios": plateau_ratios(summary, plateau, fit), "race_ratios": summary["ratios"],
+        "race_wall_seconds": summary["wall_seconds"],
+    }  # fmt: skip

@@ -1,0 +1,173 @@
+"""The estimator ladder (sampled token, top-k, exact), prices against every baseline and along the level, the
+post's regime's accountings, and merging later runs into committed results."""
+
+import numpy as np
+import pytest
+import torch
+
+from labkit import objectives
+from labkit.errors import LabkitError
+from labkit.studies.compare import all_ratio_rows, level_curves, merge_summaries
+from labkit.studies.costs import level_curve, rows_against
+from labkit.studies.estimators import QWEN_VOCAB, gradient_quality, teacher_bytes_per_token
+from labkit.studies.plateau import (
+    extrapolated_sft_cost,
+    fit_flops_at,
+    gain_per_doubling,
+    log_linear_fit,
+    with_post_axes,
+)
+from labkit.studies.tuning import merge_tuning
+from tests.test_costs import _method
+
+
+@pytest.mark.parametrize("tail", [True, False])
+def test_topk_over_the_whole_vocabulary_is_the_exact_reverse_kl(tail):
+    student, teacher = torch.randn(3, 5, 20), torch.randn(3, 5, 20)
+    values, ids = torch.log_softmax(teacher, -1).topk(20, -1)
+    got = objectives.topk_reverse_kl(student, values, ids, tail=tail)
+    assert torch.allclose(got, objectives.reverse_kl(student, teacher), atol=1e-5)
+
+
+def test_topk_tail_pushes_back_mass_outside_the_k_and_renormalised_does_not():
+    teacher = torch.tensor([[4.0, 3.0, 0.0, 0.0, 0.0]])
+    student = torch.tensor([[0.0, 0.0, 0.0, 0.0, 5.0]], requires_grad=True)  # mass on a token outside K
+    values, ids = torch.log_softmax(teacher, -1).topk(2, -1)
+    for tail, pushed in ((True, True), (False, False)):
+        (grad,) = torch.autograd.grad(
+            objectives.topk_reverse_kl(student, values, ids, tail=tail).sum(), student
+        )
+        # gradient descent lowers the outside token's logit only when the tail bucket is kept
+        assert (grad[0, 4] > 1e-3) == pushed, (tail, grad)
+    assert objectives.topk_reverse_kl(student, values, ids, tail=True) > 0
+    same = torch.log_softmax(teacher, -1).detach().clone().requires_grad_(True)
+    assert torch.allclose(objectives.topk_reverse_kl(same, values, ids), torch.zeros(1), atol=1e-6)
+
+
+def test_the_sampled_token_advantage_is_an_unbiased_estimate_of_the_reverse_kl_gradient():
+    """E_{y~p_s}[grad log p_s(y) * -(log p_s(y) - log p_t(y))] = -grad KL(p_s || p_t), enumerated exactly."""
+    logits = torch.randn(7, requires_grad=True)
+    teacher = torch.log_softmax(torch.randn(7), -1)
+    logp = torch.log_softmax(logits, -1)
+    expected = torch.zeros(7)
+    for y in range(7):
+        (score,) = torch.autograd.grad(logp[y], logits, retain_graph=True)
+        expected += logp[y].exp().detach() * score * -(logp[y] - teacher[y]).detach()
+    (exact,) = torch.autograd.grad(objectives.reverse_kl(logits, teacher), logits)
+    assert torch.allclose(expected, -exact, atol=1e-6)
+
+
+def test_opd_topk_step_keeps_only_k_teacher_numbers_per_token(tiny_student, tiny_teacher, tokenizer):
+    from labkit.task import AdditionTask
+    from labkit.train import TrainConfig, Trainer
+
+    config = TrainConfig(method="opd-topk", top_k=3, steps=1, batch_size=2, group_size=2, eval_n=4)
+    trainer = Trainer(config, tiny_student, tokenizer, AdditionTask(), teacher=tiny_teacher, progress=False)
+    batch = trainer.make_batch(1)
+    values, ids = batch.teacher_topk
+    assert batch.teacher_logits is None and values.shape[-1] == ids.shape[-1] == 3
+    assert values.shape == batch.mask.shape + (3,)
+    loss, _ = trainer.loss(batch)
+    loss.backward()
+    assert torch.isfinite(loss) and any(p.grad is not None and p.grad.abs().sum() > 0
+                                        for p in tiny_student.parameters())  # fmt: skip
+    assert all(p.grad is None for p in tiny_teacher.parameters())
+
+
+def test_gradient_quality_reports_each_estimator(tiny_student, tiny_teacher, tokenizer):
+    from labkit.task import AdditionTask
+
+    before = [p.detach().clone() for p in tiny_student.parameters()]
+    result = gradient_quality(tiny_student, tiny_teacher, tokenizer, AdditionTask(), batches=3,
+                              reference_batches=3)  # fmt: skip
+    assert set(result) == {"opd", "opd-topk", "opd-topk-renormalised", "opd-exact", "rl"}
+    for row in result.values():
+        assert -1 <= row["cosine"] <= 1 and row["snr"] >= 0 and row["cosine_ci"][0] <= row["cosine_ci"][1]
+    assert all(torch.equal(a, b) for a, b in zip(before, tiny_student.parameters()))  # nothing trained
+
+
+def test_teacher_bytes_per_token():
+    assert teacher_bytes_per_token(QWEN_VOCAB, 4) == {"opd": 4, "opd-topk": 32, "opd-exact": 607_744}
+
+
+def _race(scales: dict, greedy: bool = True) -> dict:
+    rng = np.random.default_rng(0)
+    summary = {"teacher_accuracy": 0.95, "teacher_greedy_accuracy": 0.97,
+               "methods": {m: _method(rng, s) for m, s in scales.items()}}  # fmt: skip
+    if not greedy:
+        for entry in summary["methods"].values():
+            for curve in entry["curves"]:
+                del curve["greedy_accuracy"], curve["greedy_correct"]
+    return summary
+
+
+def test_level_curve_prices_the_true_ratio_at_every_level_it_can():
+    summary = _race({"rl": 1e10, "opd-exact": 3e10})
+    summary["teacher_accuracy"] = 1.0
+    curve = level_curve(summary, "opd-exact", "rl", "flops", n_boot=200)
+    priced = [r for r in curve["ratios"] if r is not None]
+    assert len(priced) >= 5
+    assert all(1.5 < r < 6 for r in priced)  # the true ratio is 3 at every level
+    lowest_final = min(c["accuracy"][-1] for e in summary["methods"].values() for c in e["curves"])
+    for level, ratio in zip(curve["levels"], curve["ratios"]):
+        if level > lowest_final:  # some seed never got there: not priced
+            assert ratio is None
+    assert len(curve["levels"]) == len(curve["ci"]) == len(curve["fractions"]) == 14
+
+
+def test_every_racer_is_priced_against_each_baseline_on_both_metrics():
+    summary = _race({"sft": 1e10, "rl": 2e10, "opd": 1e10, "opd-exact": 5e9})
+    rows = all_ratio_rows(summary)
+    pairs = {(r["method"], r["baseline"], r["metric"]) for r in rows}
+    assert ("opd-exact", "rl", "greedy") in pairs and ("opd-exact", "rl", "sampled") in pairs
+    assert ("opd", "sft", "sampled") in pairs and ("sft", "opd", "greedy") in pairs
+    assert all(r["method"] != r["baseline"] for r in rows)
+    assert {r["method"] for r in rows_against(rows)} == {"sft", "rl", "opd-exact"}
+    # curves without greedy outcomes are priced on sampled accuracy only
+    assert {r["metric"] for r in all_ratio_rows(_race({"rl": 1e10, "opd": 1e10}, greedy=False))} == {
+        "sampled"
+    }
+    shapes = level_curves(summary, n_boot=50)
+    assert {(c["method"], c["baseline"]) for c in shapes} >= {("opd-exact", "rl"), ("sft", "opd")}
+
+
+def test_merging_a_later_race_refuses_other_settings():
+    config = {"budget": 1e12, "seeds": 5, "group_size": 4, "eval_n": 1000, "eval_points": 14}
+    committed = {**_race({"rl": 1e10, "opd": 2e10}), "config": {**config, "methods": ["rl", "opd"]}}
+    added = {**_race({"opd-exact": 5e9}), "config": {**config, "methods": ["opd-exact"]}, "wall_seconds": 9.0}
+    merged = merge_summaries(committed, added)
+    assert (
+        merged["config"]["methods"] == ["rl", "opd", "opd-exact"] and merged["added"][0]["wall_seconds"] == 9
+    )
+    assert any(r["method"] == "opd-exact" and r["baseline"] == "rl" for r in merged["ratios"])
+    with pytest.raises(LabkitError, match="budget"):
+        merge_summaries(committed, {**added, "config": {**added["config"], "budget": 2e12}})
+
+
+def test_merging_tuning_refuses_another_protocol():
+    protocol = {"grid": {"learning_rate": [1e-4]}, "seed": 1000, "budget": 1e12, "wall_seconds": 5.0}
+    committed = {"protocol": protocol, "methods": {"rl": {"chosen": {}}}}
+    added = {"protocol": {**protocol, "wall_seconds": 2.0}, "methods": {"opd-topk": {"chosen": {}}}}
+    assert set(merge_tuning(committed, added)["methods"]) == {"rl", "opd-topk"}
+    with pytest.raises(LabkitError, match="grid"):
+        merge_tuning(committed, {**added, "protocol": {**protocol, "grid": {"learning_rate": [3e-4]}}})
+
+
+def test_the_plateau_rule_and_the_posts_accountings():
+    flops = [1e11, 2e11, 4e11, 8e11]
+    assert gain_per_doubling(flops, [0.5, 0.6, 0.7, 0.8]) == pytest.approx(0.1)
+    assert gain_per_doubling(flops, [0.5, 0.6, 0.61, 0.62]) == pytest.approx(0.01)
+    fit = log_linear_fit([1e11, 1e12, 1e13], [0.6, 0.7, 0.8])
+    assert fit["slope_per_decade"] == pytest.approx(0.1) and fit_flops_at(fit, 0.9) == pytest.approx(1e14)
+    plateau = {"curve": {"flops": [1e12, 4e12], "student_flops": [2.5e11, 1e12]}}
+    assert extrapolated_sft_cost("post_30x", 1e14, plateau) == 1e14
+    assert extrapolated_sft_cost("post_9x", 1e14, plateau) == pytest.approx(2.5e13)
+    assert extrapolated_sft_cost("flops", 1e14, plateau) == pytest.approx(1e14 - 4e12)
+    assert extrapolated_sft_cost("episodes", 1e14, plateau) is None
+    summary = {
+        "methods": {m: {"curves": [{"flops": [0, 1e12], "student_flops": [0, 3e11]}]} for m in ("sft", "opd")}
+    }
+    with_post_axes(summary, plateau)
+    sft, opd = (summary["methods"][m]["curves"][0] for m in ("sft", "opd"))
+    assert sft["post_9x"] == [1e12, 1.3e12] and sft["post_30x"] == [4e12, 5e12]
+    assert opd["post_9x"] == opd["post_30x"] == [0, 1e12]
