@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from .errors import LabkitError
 from .evaluate import EVAL_SETS
 
-METHODS = ("sft", "rl", "opd", "opd-topk", "opd-exact", "gkd")
+METHODS = ("sft", "rl", "opd", "opd-topk", "opd-exact", "gkd", "const-adv", "self-distill")
 NEEDS_TEACHER = {"opd", "opd-topk", "opd-exact", "gkd"}  # sft needs one only when sft_data == "teacher"
 NEEDS_TEACHER_LOGITS = {
     "opd-exact",
@@ -30,7 +30,9 @@ class TrainConfig:
     same."""
 
     method: str = "opd"
-    """which signal trains the student: sft, rl, opd, opd-topk, opd-exact or gkd"""
+    """which signal trains the student: sft, rl, opd, opd-topk, opd-exact, gkd, or a control: const-adv (a
+    constant negative advantage on every sampled token, no teacher) or self-distill (the student, shown the
+    reference solution before the prompt, grades its own samples)"""
     steps: int = 100
     """number of optimizer steps"""
     seed: int = 0
@@ -57,7 +59,8 @@ class TrainConfig:
     kl_coef: float = 0.0
     """rl: weight of a KL(student || start policy) penalty"""
     kl_penalty_coef: float = 1.0
-    """opd: scale of the per-token reverse-KL advantage (tinker-cookbook)"""
+    """opd, self-distill: scale of the per-token reverse-KL advantage (tinker-cookbook); const-adv: the
+    constant (every sampled token's advantage is minus it)"""
     kl_discount_factor: float = 0.0
     """opd: discount of future per-token advantages; 0 = each token judged on its own (the post)"""
     top_k: int = 4

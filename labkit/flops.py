@@ -36,6 +36,8 @@ class ComputeLedger:
     """teacher forward passes that score sequences (one parallel pass per batch)"""
     reference: float = 0.0
     """forward passes of a frozen reference model (RL's KL penalty)"""
+    self_scoring: float = 0.0
+    """the student's own scoring passes (self-distill: the student, shown the reference, is the teacher)"""
 
     @property
     def teacher(self) -> float:
@@ -43,7 +45,7 @@ class ComputeLedger:
 
     @property
     def student(self) -> float:
-        return self.student_train + self.student_sampling + self.reference
+        return self.student_train + self.student_sampling + self.reference + self.self_scoring
 
     @property
     def total(self) -> float:

@@ -87,35 +87,52 @@ def reverse_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> to
     return (student_logp.exp() * (student_logp - teacher_logp)).sum(-1)
 
 
+def teacher_topk(teacher_logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What a scoring server sends for top-k distillation: the teacher's k largest log-probs and their ids
+    [..., k], and the log of the mass on every other token [...] (exact, by logsumexp; -inf when k = V)."""
+    logp = F.log_softmax(teacher_logits.float(), dim=-1)
+    top = logp.topk(k, dim=-1)
+    rest = logp.scatter(-1, top.indices, float("-inf")).logsumexp(-1)
+    return top.values, top.indices, rest
+
+
 def topk_reverse_kl(
     student_logits: torch.Tensor,
     teacher_topk_logprobs: torch.Tensor,
     topk_ids: torch.Tensor,
+    teacher_rest: torch.Tensor | None = None,
     tail: bool = True,
 ) -> torch.Tensor:
-    """Reverse KL from the teacher's k most likely tokens K (what a scoring server sends: k log-probs and
-    their ids per position). Two ways to use them:
+    """Reverse KL from the teacher's k most likely tokens K (:func:`teacher_topk`: k log-probs, their ids and
+    the log-mass of the rest, per position). Two ways to use them:
 
-    tail=True   K and one more outcome, "any other token" (its mass is 1 minus the k probabilities, for the
-                teacher as for the student): a true KL between the two coarsened distributions
+    tail=True   K and one more outcome, "any other token", for the teacher and the student alike: a true KL
+                between the two coarsened distributions
                     KL = sum_{v in K} p_s(v) log(p_s(v) / p_t(v)) + p_s(rest) log(p_s(rest) / p_t(rest))
                 Mass the student puts outside K is pushed back by the last term.
     tail=False  both distributions renormalised on K, KL(q_s || q_t) with q(v) = p(v) / sum_K p: what is
                 left of the reverse KL when the tail is dropped; mass outside K gets no gradient at all.
 
     With K the whole vocabulary either is :func:`reverse_kl`. Inputs: student logits [..., V], the teacher's
-    log-probs and ids [..., k]; returns [...]. Gradient flows into the student only.
+    log-probs and ids [..., k] and rest [...] (computed from the k log-probs, in float64, when not given);
+    returns [...]. Gradient flows into the student only.
     """
-    student_k = F.log_softmax(student_logits, dim=-1).gather(-1, topk_ids)
+    student_logp = F.log_softmax(student_logits, dim=-1)
+    student_k = student_logp.gather(-1, topk_ids)
     teacher_k = teacher_topk_logprobs.detach()
     if not tail:
         student_k = student_k - torch.logsumexp(student_k, dim=-1, keepdim=True)
         teacher_k = teacher_k - torch.logsumexp(teacher_k, dim=-1, keepdim=True)
         return (student_k.exp() * (student_k - teacher_k)).sum(-1)
+    if teacher_rest is None:
+        mass = teacher_k.double().exp().sum(-1)
+        teacher_rest = torch.log((1 - mass).clamp(min=0)).to(teacher_k.dtype)
+    student_rest = student_logp.scatter(-1, topk_ids, float("-inf")).logsumexp(-1)
     inside = (student_k.exp() * (student_k - teacher_k)).sum(-1)
-    student_rest = torch.log((1 - student_k.exp().sum(-1)).clamp(min=1e-30))
-    teacher_rest = torch.log((1 - teacher_k.exp().sum(-1)).clamp(min=1e-30))
-    return inside + student_rest.exp() * (student_rest - teacher_rest)
+    has_rest = torch.isfinite(student_rest)  # k = V leaves no rest: that term is 0
+    s_rest = torch.where(has_rest, student_rest, torch.zeros_like(student_rest))
+    t_rest = torch.where(has_rest, teacher_rest.detach().clamp(min=-1e4), torch.zeros_like(student_rest))
+    return inside + torch.where(has_rest, s_rest.exp() * (s_rest - t_rest), torch.zeros_like(inside))
 
 
 def forward_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,8 @@ comparison is fair by construction.
     opd-exact  student                full-vocabulary reverse KL       on-policy, dense
     gkd        student (lmbda) or     generalized JSD(beta)            mixed
                teacher/reference
+    controls   student                const-adv: a constant negative advantage per token (no teacher);
+                                      self-distill: -(log p_s - log p_s(. | reference shown first))
 
 ``Trainer.make_batch`` and ``Trainer.loss`` are the methods; ``Trainer.train_step`` is one update;
 ``Trainer.run`` is the loop (evaluations, checkpoints, logging).
@@ -74,7 +76,7 @@ class StepBatch:
     sampling_logprobs: torch.Tensor | None = None  # [B, T] student log-probs at sampling time
     teacher_logprobs: torch.Tensor | None = None  # [B, T] teacher log-probs of these tokens
     teacher_logits: torch.Tensor | None = None  # [B, T, V] teacher logits, only for methods that need them
-    teacher_topk: tuple | None = None  # opd-topk: the teacher's top-k log-probs and ids, [B, T, k] each
+    teacher_topk: tuple | None = None  # opd-topk: the teacher's top-k log-probs, ids [B, T, k], tail [B, T]
     rewards: torch.Tensor | None = None  # [B] outcome rewards (student samples only)
     advantages: torch.Tensor | None = None  # [B, T] per-token advantages (rl, opd)
 
@@ -199,19 +201,34 @@ class Trainer:
         logits [B, T, V] only for methods that need the whole distribution (a 151K-token vocabulary makes them
         gigabytes).
         """
-        topk = self.config.method == "opd-topk"  # the teacher sends k (log-prob, id) pairs per position
-        keep_logits = topk or self.config.method in NEEDS_TEACHER_LOGITS
+        c = self.config
+        topk = c.method == "opd-topk"  # the teacher sends k (log-prob, id) pairs and its tail per position
+        keep_logits = topk or c.method in NEEDS_TEACHER_LOGITS
         with torch.no_grad():
             scored = logprobs(
                 self.teacher, self.tokenizer, batch.sequences, batch.prompt_length, logits=keep_logits
             )
         batch.teacher_logprobs, batch.teacher_logits = scored if keep_logits else (scored, None)
         if topk:
-            top = torch.log_softmax(batch.teacher_logits.float(), dim=-1).topk(self.config.top_k, dim=-1)
-            batch.teacher_topk, batch.teacher_logits = (top.values, top.indices), None
+            batch.teacher_topk = objectives.teacher_topk(batch.teacher_logits, c.top_k)
+            batch.teacher_logits = None
         if charge:
             n, length = batch.sequences.shape
             self.ledger.add_forward("teacher_scoring", self.teacher, n * (length - 1), length / 2)
+
+    def score_privileged(self, batch: StepBatch, charge: bool = True) -> None:
+        """Self-distillation with privileged context: the student itself, shown a reference solution and a
+        space before the prompt (left-filled with spaces to one length: the tokenizer is one token per
+        character), scores the batch's completion tokens. Charged to the student (``self_scoring``)."""
+        texts = [self.task.solution(p, self.rng)[0] + " " + p.prompt for p in batch.problems]
+        width = max(len(t) for t in texts)
+        prompts = encode_prompts(self.tokenizer, [" " * (width - len(t)) + t for t in texts])
+        sequences = torch.cat([prompts, batch.sequences[:, batch.prompt_length :]], dim=1)
+        with torch.no_grad():
+            batch.teacher_logprobs = logprobs(self.student, self.tokenizer, sequences, prompts.shape[1])
+        if charge:
+            n, length = sequences.shape
+            self.ledger.add_forward("self_scoring", self.student, n * (length - 1), length / 2)
 
     # -- the methods ------------------------------------------------------------------------
     def make_batch(self, step: int) -> StepBatch:
@@ -230,6 +247,11 @@ class Trainer:
             grouped = batch.rewards.view(c.batch_size, c.group_size)
             per_sequence = objectives.grpo_advantages(grouped).view(-1)  # [B]
             batch.advantages = per_sequence[:, None] * batch.mask
+        elif c.method == "const-adv":  # the teacher-free control: every sampled token gets the same number
+            batch.advantages = -c.kl_penalty_coef * batch.mask
+        elif c.method == "self-distill":  # the student grades itself, shown the reference solution first
+            self.score_privileged(batch)
+            batch.advantages = self.opd_advantages(batch)
         else:  # opd, opd-topk, opd-exact: the teacher scores every token of the student's samples in one pass
             self.score_with_teacher(batch)
             if c.method == "opd":
@@ -260,7 +282,7 @@ class Trainer:
         self.ledger.add_forward("student_train", self.student, n * (length - 1), length / 2, backward=True)
         if c.method == "sft":
             return objectives.sft_loss(student_logprobs, batch.mask), logits
-        if c.method in ("rl", "opd"):
+        if c.method in ("rl", "opd", "const-adv", "self-distill"):
             loss = objectives.importance_sampling_loss(
                 student_logprobs, batch.sampling_logprobs, batch.advantages, batch.mask
             )

@@ -44,6 +44,21 @@ def test_topk_tail_pushes_back_mass_outside_the_k_and_renormalised_does_not():
     assert torch.allclose(objectives.topk_reverse_kl(same, values, ids), torch.zeros(1), atol=1e-6)
 
 
+def test_topk_with_its_tail_is_the_kl_of_the_coarsened_distributions():
+    student, teacher = torch.randn(4, 9), torch.randn(4, 9) * 3
+    values, ids, rest = objectives.teacher_topk(teacher, 3)
+    got = objectives.topk_reverse_kl(student, values, ids, rest)
+    p_s, p_t = torch.softmax(student.double(), -1), torch.softmax(teacher.double(), -1)
+    coarse_s = torch.cat([p_s.gather(-1, ids), 1 - p_s.gather(-1, ids).sum(-1, keepdim=True)], -1)
+    coarse_t = torch.cat([p_t.gather(-1, ids), 1 - p_t.gather(-1, ids).sum(-1, keepdim=True)], -1)
+    expected = (coarse_s * (coarse_s.log() - coarse_t.log())).sum(-1)
+    assert torch.allclose(got.double(), expected, atol=1e-4)
+    # the teacher's rest is exact where 1 - sum(top-k) rounds to 0 in float32
+    confident = torch.tensor([[30.0, 0.0, 0.0, 0.0]])
+    _, _, rest = objectives.teacher_topk(confident, 1)
+    assert torch.isfinite(rest).all() and rest.item() == pytest.approx(np.log(3) - 30, abs=1e-3)
+
+
 def test_the_sampled_token_advantage_is_an_unbiased_estimate_of_the_reverse_kl_gradient():
     """E_{y~p_s}[grad log p_s(y) * -(log p_s(y) - log p_t(y))] = -grad KL(p_s || p_t), enumerated exactly."""
     logits = torch.randn(7, requires_grad=True)
@@ -64,9 +79,9 @@ def test_opd_topk_step_keeps_only_k_teacher_numbers_per_token(tiny_student, tiny
     config = TrainConfig(method="opd-topk", top_k=3, steps=1, batch_size=2, group_size=2, eval_n=4)
     trainer = Trainer(config, tiny_student, tokenizer, AdditionTask(), teacher=tiny_teacher, progress=False)
     batch = trainer.make_batch(1)
-    values, ids = batch.teacher_topk
+    values, ids, rest = batch.teacher_topk
     assert batch.teacher_logits is None and values.shape[-1] == ids.shape[-1] == 3
-    assert values.shape == batch.mask.shape + (3,)
+    assert values.shape == batch.mask.shape + (3,) and rest.shape == batch.mask.shape
     loss, _ = trainer.loss(batch)
     loss.backward()
     assert torch.isfinite(loss) and any(p.grad is not None and p.grad.abs().sum() > 0
@@ -87,7 +102,7 @@ def test_gradient_quality_reports_each_estimator(tiny_student, tiny_teacher, tok
 
 
 def test_teacher_bytes_per_token():
-    assert teacher_bytes_per_token(QWEN_VOCAB, 4) == {"opd": 4, "opd-topk": 32, "opd-exact": 607_744}
+    assert teacher_bytes_per_token(QWEN_VOCAB, 4) == {"opd": 4, "opd-topk": 36, "opd-exact": 607_744}
 
 
 def _race(scales: dict, greedy: bool = True) -> dict:
@@ -156,7 +171,13 @@ def test_merging_tuning_refuses_another_protocol():
 def test_the_plateau_rule_and_the_posts_accountings():
     flops = [1e11, 2e11, 4e11, 8e11]
     assert gain_per_doubling(flops, [0.5, 0.6, 0.7, 0.8]) == pytest.approx(0.1)
-    assert gain_per_doubling(flops, [0.5, 0.6, 0.61, 0.62]) == pytest.approx(0.01)
+    assert gain_per_doubling(flops, [0.5, 0.6, 0.61, 0.62], last=3) == pytest.approx(0.01)
+    # the default window is four evaluations: one dip does not end a climb
+    assert (
+        gain_per_doubling(flops, [0.57, 0.65, 0.72, 0.68])
+        > 0.02
+        > gain_per_doubling(flops[1:], [0.65, 0.72, 0.68], last=3)
+    )
     fit = log_linear_fit([1e11, 1e12, 1e13], [0.6, 0.7, 0.8])
     assert fit["slope_per_decade"] == pytest.approx(0.1) and fit_flops_at(fit, 0.9) == pytest.approx(1e14)
     plateau = {"curve": {"flops": [1e12, 4e12], "student_flops": [2.5e11, 1e12]}}
@@ -171,3 +192,59 @@ def test_the_plateau_rule_and_the_posts_accountings():
     sft, opd = (summary["methods"][m]["curves"][0] for m in ("sft", "opd"))
     assert sft["post_9x"] == [1e12, 1.3e12] and sft["post_30x"] == [4e12, 5e12]
     assert opd["post_9x"] == opd["post_30x"] == [0, 1e12]
+
+
+def test_the_teacher_free_control_gives_every_sampled_token_one_negative_advantage(tiny_student, tokenizer):
+    from labkit.task import AdditionTask
+    from labkit.train import TrainConfig, Trainer
+
+    config = TrainConfig(
+        method="const-adv", kl_penalty_coef=0.5, steps=1, batch_size=2, group_size=2, eval_n=4
+    )
+    trainer = Trainer(config, tiny_student, tokenizer, AdditionTask(), progress=False)  # no teacher needed
+    batch = trainer.make_batch(1)
+    assert torch.equal(batch.advantages, -0.5 * batch.mask)
+    loss, _ = trainer.loss(batch)
+    assert torch.isfinite(loss) and trainer.ledger.teacher == 0
+
+
+def test_self_distillation_scores_the_students_tokens_with_the_reference_shown_first(tiny_student, tokenizer):
+    from labkit.encoding import encode_prompts
+    from labkit.scoring import logprobs
+    from labkit.task import AdditionTask
+    from labkit.train import TrainConfig, Trainer
+
+    config = TrainConfig(method="self-distill", steps=1, batch_size=2, group_size=2, eval_n=4)
+    trainer = Trainer(config, tiny_student, tokenizer, AdditionTask(), progress=False)
+    batch = trainer.make_batch(1)
+    assert batch.teacher_logprobs.shape == batch.mask.shape
+    assert trainer.ledger.teacher == 0 and trainer.ledger.self_scoring > 0  # the student's own extra pass
+    # the same numbers by hand: reference solution, a space, the prompt; then the student's completion
+    trainer.rng.seed(config.seed)
+    texts = [trainer.task.solution(p, trainer.rng)[0] + " " + p.prompt for p in batch.problems]
+    width = max(map(len, texts))
+    prompts = encode_prompts(tokenizer, [" " * (width - len(t)) + t for t in texts])
+    sequences = torch.cat([prompts, batch.sequences[:, batch.prompt_length :]], dim=1)
+    with torch.no_grad():
+        expected = logprobs(tiny_student, tokenizer, sequences, prompts.shape[1])
+    assert torch.allclose(batch.teacher_logprobs, expected, atol=1e-5)
+    assert not torch.allclose(batch.teacher_logprobs * batch.mask, batch.sampling_logprobs * batch.mask)
+
+
+def test_sft_is_extrapolated_only_beyond_its_measured_curves():
+    from labkit.studies.plateau import plateau_ratios
+
+    summary = _race({"sft": 1e12, "opd": 1e10})  # SFT's seeds never reach the upper levels in the race
+    summary["teacher_accuracy"] = 0.9
+    plateau = {"curve": {"flops": [1e12, 4e12], "student_flops": [2.5e11, 1e12]}}
+    with_post_axes(summary, plateau)
+    far = {"slope_per_decade": 0.05, "intercept": -0.1, "points": 3, "fit_flops": [1e12, 1e13]}
+    near = {"slope_per_decade": 0.5, "intercept": -5.0, "points": 3, "fit_flops": [1e12, 1e13]}
+    for fit, extrapolated in ((far, True), (near, False)):
+        rows = [
+            r
+            for r in plateau_ratios(summary, plateau, fit, n_boot=20)
+            if r["method"] == "sft" and r["baseline"] == "opd" and r["ratio"] is None or r["extrapolated"]
+        ]
+        assert any(r["extrapolated"] for r in rows) == extrapolated
+        assert all(r["ratio"] > 0 for r in rows if r["extrapolated"])

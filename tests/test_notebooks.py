@@ -52,8 +52,10 @@ def check_04(r):
 
 
 def check_05(r):
+    from labkit.studies.compare import HEADLINE
+
     assert r["teacher_accuracy"] > 0.9 and r["seeds"] >= 3
-    assert set(r["curves_per_method"]) == {"sft", "sft-reference", "rl", "opd", "opd-exact", "gkd"}
+    assert set(r["curves_per_method"]) == set(HEADLINE)
     assert all(n == r["seeds"] for n in r["curves_per_method"].values())
     for method, accuracy in r["final_accuracy"].items():
         assert r["start_accuracy"] < accuracy <= 1, method  # every method improves on the shared start

@@ -52,7 +52,13 @@ RACERS = {
     "opd-topk": {"method": "opd-topk", "top_k": 4, "topk_tail": True},
     "opd-exact": {"method": "opd-exact"},
     "gkd": {"method": "gkd", "lmbda": 0.5, "beta": 0.5},
+    "const-adv": {"method": "const-adv"},
+    "self-distill": {"method": "self-distill"},
 }
+HEADLINE = ("sft", "sft-reference", "rl", "opd", "opd-topk", "opd-exact", "gkd")
+"""the racers a comparison runs unless told otherwise; the controls (const-adv: no teacher, a constant
+negative advantage; self-distill: the student its own teacher, shown the reference solution) race when
+named"""
 ESTIMATORS = ("opd", "opd-topk", "opd-exact")
 """The estimator ladder: one estimate of the teacher's reverse-KL signal each — the sampled token's log-ratio
 (the post), the reverse KL over the teacher's top-k tokens, and the exact reverse KL over the vocabulary."""
@@ -80,8 +86,8 @@ class CompareConfig:
     """FLOPs each run may spend (teacher and student counted together)"""
     seeds: int = 5
     """independent runs per racer (seeds 0..seeds-1)"""
-    methods: tuple[str, ...] = tuple(RACERS)
-    """which racers to compare (labkit.studies.compare.RACERS)"""
+    methods: tuple[str, ...] = HEADLINE
+    """which racers to compare (labkit.studies.compare.RACERS; HEADLINE by default)"""
     group_size: int = 4
     """samples per prompt, the same for every racer (prompts per step are tuned per racer: METHOD_SETTINGS)"""
     eval_n: int = 1000
@@ -184,16 +190,21 @@ def ratio_rows(summary: dict, baseline: str = "opd", metric: str = "sampled") ->
     """Every other racer's cost over ``baseline``'s under every accounting, at the level every seed of both
     reached, with its 95% interval (bootstrap over seeds and held-out problems:
     labkit.studies.costs.pair_ratio), priced on ``metric`` ("sampled" or "greedy" accuracy)."""
-    key = METRICS[metric]
-    if baseline not in summary["methods"] or any(key not in c for e in summary["methods"].values()
-                                                   for c in e["curves"]):  # fmt: skip
+    if baseline not in summary["methods"] or not _carries(summary, metric):
         return []
+    key = METRICS[metric]
     return [
         {"method": method, "baseline": baseline, "accounting": accounting, "metric": metric,
          **pair_ratio(summary, accounting, method, baseline, key=key)}
         for method in in_race_order(summary["methods"]) if method != baseline
         for accounting in ACCOUNTINGS
     ]  # fmt: skip
+
+
+def _carries(summary: dict, metric: str) -> bool:
+    """Whether every curve of the summary has the accuracy (and its outcomes) of ``metric``."""
+    key = METRICS[metric]
+    return all(key in c for e in summary["methods"].values() for c in e["curves"])
 
 
 BASELINES = ("opd", "rl", "sft")
@@ -220,7 +231,7 @@ def level_curves(summary: dict, pairs=LEVEL_PAIRS, accountings=("flops", "episod
         for baseline, methods in pairs if baseline in summary["methods"]
         for method in methods if method in summary["methods"]
         for accounting in accountings
-        for metric in METRICS if summary.get(TEACHER_KEYS[metric]) is not None
+        for metric in METRICS if summary.get(TEACHER_KEYS[metric]) is not None and _carries(summary, metric)
     ]  # fmt: skip
 
 
@@ -265,6 +276,8 @@ def merge_summaries(committed: dict, added: dict) -> dict:
     fixed = ("budget", "seeds", "group_size", "eval_n", "eval_points", "eval_set", "greedy", "first_seed",
              "target_fraction", "monitor_every")  # fmt: skip
     differs = [k for k in fixed if committed["config"].get(k) != added["config"].get(k)]
+    teachers = [k for k in TEACHER_KEYS.values() if committed.get(k) not in (None, added.get(k))]
+    differs += teachers
     if differs or committed["teacher_accuracy"] != added["teacher_accuracy"]:
         raise LabkitError(
             f"the added race ran under other settings ({', '.join(differs) or 'teacher accuracy'} differ); "
@@ -353,10 +366,14 @@ def run_comparison(
     started = time.perf_counter()
     problems = held_out_set(task, config.eval_n, config.eval_set)
     seed = EVAL_SETS[config.eval_set]
-    teacher_accuracy, teacher_greedy = (
-        evaluate(teacher, tokenizer, task, seed=seed, temperature=t, problems=problems).accuracy
-        for t in (1.0, 0.0)
-    )
+
+    def teacher_on(temperature: float) -> float:
+        return evaluate(
+            teacher, tokenizer, task, seed=seed, temperature=temperature, problems=problems
+        ).accuracy
+
+    teacher_accuracy = teacher_on(1.0)
+    teacher_greedy = teacher_on(0.0) if config.greedy else None
     comparison = Comparison(
         config, teacher_accuracy, config.target_fraction * teacher_accuracy, teacher_greedy
     )

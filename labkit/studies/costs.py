@@ -45,6 +45,9 @@ ACCOUNTINGS = {
     "episodes": "sequences consumed (samples written, by the teacher or the student)",
 }
 
+STUDY_ACCOUNTINGS = ("post_9x", "post_30x")
+"""accountings a study writes into its own curves (labkit.studies.plateau: the post's 9x and 30x)"""
+
 DATA_FREE_METHODS = ("sft",)
 """methods that ``post_sft_data_free`` prices by their student FLOPs alone"""
 
@@ -55,7 +58,7 @@ CORRECT_KEYS = {"accuracy": "correct", "greedy_accuracy": "greedy_correct"}
 
 def axis(curve: dict, accounting: str, method: str | None = None) -> list[float]:
     """The cost of each evaluation of ``curve`` under ``accounting`` (``post_sft_data_free`` needs method)."""
-    if accounting not in ACCOUNTINGS and accounting in curve:  # a study's own accounting (studies.plateau)
+    if accounting in STUDY_ACCOUNTINGS and accounting in curve:  # a study's own (labkit.studies.plateau)
         return curve[accounting]
     if accounting not in ACCOUNTINGS:
         raise ValueError(f"unknown accounting {accounting!r}; one of {list(ACCOUNTINGS)}")

@@ -22,7 +22,9 @@ on ``batches`` other batches of the race's size computes every estimator's gradi
 
     cosine          mean over batches of cos(g_b, g*), with a 95% bootstrap interval over batches: how well
                     one step points the right way
-    cosine_of_mean  cos(mean_b g_b, g*): what remains when the noise is averaged away (bias)
+    cosine_of_mean  cos(mean_b g_b, g*): the batch-averaged gradient's direction; its gap to 1 is bias plus
+                    the noise the average leaves (about 1/batches of one batch's), so compare estimators
+                    with each other rather than with 1
     snr             |mean_b g_b|^2 / mean_b |g_b - mean g|^2: signal over noise of one batch's gradient
 
 and the bytes the teacher must send per scored token for each estimator (:func:`teacher_bytes_per_token`),
@@ -38,7 +40,7 @@ import torch
 
 from ..config import TrainConfig
 from ..models import load
-from ..objectives import grpo_advantages
+from ..objectives import grpo_advantages, teacher_topk
 from ..train import Trainer
 from .compare import METHOD_SETTINGS, RACERS
 
@@ -50,11 +52,11 @@ QWEN_VOCAB = 151_936  # Qwen3's tokenizer: the vocabulary of the post's students
 
 
 def teacher_bytes_per_token(vocab: int, top_k: int, bytes_per_value: int = BYTES_PER_VALUE) -> dict:
-    """What the teacher sends per scored token: one log-prob (opd), k log-probs and their ids (opd-topk), the
-    whole row of V log-probs (opd-exact)."""
+    """What the teacher sends per scored token: one log-prob (opd); k log-probs, their ids and the log-mass of
+    the rest (opd-topk); the whole row of V log-probs (opd-exact)."""
     return {
         "opd": bytes_per_value,
-        "opd-topk": 2 * top_k * bytes_per_value,
+        "opd-topk": (2 * top_k + 1) * bytes_per_value,  # k log-probs, k ids, the rest's log-mass
         "opd-exact": vocab * bytes_per_value,
     }
 
@@ -68,21 +70,21 @@ def _flat_grad(model, loss: torch.Tensor) -> torch.Tensor:
 
 
 def _batch_gradients(trainers: dict[str, Trainer], sampler: Trainer, step: int) -> dict[str, torch.Tensor]:
-    """Every estimator's gradient on one and the same batch of student samples (drawn by ``sampler``)."""
+    """Every estimator's gradient on one and the same batch of student samples (drawn by ``sampler``), each
+    through its own ``Trainer.loss``, with the student in eval mode (sampling leaves it in train mode)."""
     batch = sampler.make_batch(step)  # opd-exact: student samples, rewards, and the teacher's full rows
     grads = {}
     for name, trainer in trainers.items():
-        mine = replace(batch)
+        mine = replace(batch)  # a shallow copy: each estimator sets only its own fields
         c = trainer.config
         if c.method == "opd":
             mine.advantages = trainer.opd_advantages(mine)
         elif c.method == "opd-topk":
-            top = torch.log_softmax(batch.teacher_logits.float(), dim=-1).topk(c.top_k, dim=-1)
-            mine.teacher_topk = (top.values, top.indices)
-            mine.teacher_logits = None
-        elif c.method == "rl":
-            grouped = batch.rewards.view(c.batch_size, c.group_size)
+            mine.teacher_topk, mine.teacher_logits = teacher_topk(batch.teacher_logits, c.top_k), None
+        elif c.method == "rl":  # groups as the batch was drawn
+            grouped = batch.rewards.view(sampler.config.batch_size, sampler.config.group_size)
             mine.advantages = grpo_advantages(grouped).view(-1)[:, None] * batch.mask
+        trainer.student.eval()
         loss, _ = trainer.loss(mine)
         grads[name] = _flat_grad(trainer.student, loss)
     return grads
@@ -114,7 +116,7 @@ def gradient_quality(
 
     sampler = trainer("opd-exact")
     trainers = {name: trainer(name) for name in estimators}
-    student.eval()  # no dropout: the gradients differ only by the estimator
+    was_training = student.training
     with torch.random.fork_rng():
         reference = torch.stack(
             [_batch_gradients({"opd-exact": sampler}, sampler, 10_000 + b)["opd-exact"]
@@ -136,6 +138,7 @@ def gradient_quality(
             "snr": float((mean**2).sum()) / noise if noise > 0 else float("inf"),
         }
     student.zero_grad(set_to_none=True)
+    student.train(was_training)
     return result
 
 

@@ -24,8 +24,12 @@ def seeds_of(summary: dict, seeds: int) -> dict:
 
 
 def budget_agreement(short: dict, long: dict, pairs=AGREEMENT_PAIRS, accountings=("flops", "episodes")):
-    """Each pair priced at the short race's pair level under both budgets, on the seeds both ran: the
-    ``short`` and ``long`` ratios with their intervals, and whether the two intervals overlap."""
+    """Each pair priced at the short race's pair level under both budgets, on the seeds both ran (the short
+    race's first seeds only, so its level is recomputed on them): the ``short`` and ``long`` ratios with their
+    intervals, and whether the two intervals overlap. Overlap is weak evidence of agreement (the same seeds
+    and problems in both); the two point ratios are what to compare."""
+    if short["config"].get("first_seed", 0) != long["config"].get("first_seed", 0):
+        raise ValueError("the two races ran different seeds; budget_agreement compares the same seeds")
     seeds = min(len(e["curves"]) for e in long["methods"].values())
     short = seeds_of(short, seeds)
     rows = []

@@ -6,9 +6,11 @@ Every other race in the lab starts from the shipped student, an SFT warm-up stop
 
 1. **The plateau** (:func:`sft_to_plateau`). SFT on teacher samples from the shipped student at its tuned
    learning rate, held constant after warm-up (so the cost of reaching a level does not depend on a budget),
-   evaluated on the "build" problems (never the race's) at evaluations one doubling of FLOPs apart. It stops
-   at the first evaluation where the least-squares gain over the last three evaluations falls under
-   ``PLATEAU_GAIN`` (2 points per doubling of FLOPs); that model is the plateau student.
+   evaluated on the "build" problems (never the race's) at evaluations one doubling of FLOPs apart. The
+   climb ends at the first evaluation where the least-squares gain over the last ``PLATEAU_WINDOW``
+   evaluations falls under ``PLATEAU_GAIN`` (2 points per doubling of FLOPs); then the learning rate decays
+   (cosine, to a tenth, no new warm-up, the optimizer's moments kept) over another ``COOLDOWN`` of the FLOPs
+   spent, as warmup-stable-decay schedules end; that model, its cost counted, is the plateau student.
 2. **The race** from it: continued SFT, sampled-token OPD, top-k, exact OPD and RL, each tuned again from the
    plateau student by the headline's protocol, several seeds, on the race problems (labkit.studies.compare).
 3. **The fit** (:func:`log_linear_fit`): SFT accuracy against log10 FLOPs counted from the shipped student, on
@@ -43,8 +45,14 @@ from .costs import ACCOUNTINGS, bootstrap_ratio, cost_to_reach, point_ratio
 
 PLATEAU_GAIN = 0.02
 """the plateau: SFT gains less than this (2 points of sampled accuracy) per doubling of FLOPs"""
+PLATEAU_WINDOW = 4
+"""the gain is the least-squares slope over this many evaluations (three doublings): one noisy evaluation, or
+one dip of a model trained at a constant rate, does not end the climb"""
+COOLDOWN = 0.25
+"""after the plateau, the learning rate decays (cosine, to a tenth) over this fraction of the FLOPs spent, as
+warmup-stable-decay schedules end: the plateau student is a finished model, not a snapshot mid-noise"""
 PLATEAU_RACERS = ("sft", "opd", "opd-topk", "opd-exact", "rl")
-POST_ACCOUNTINGS = {
+POST_ACCOUNTINGS = {  # labkit.studies.costs.STUDY_ACCOUNTINGS holds the same names
     "post_9x": "sft by its student FLOPs from the shipped student (data free); the other by teacher + "
     "student FLOPs from the plateau (the post's 9x)",
     "post_30x": "sft by teacher + student FLOPs from the shipped student; the other by teacher + student "
@@ -52,7 +60,7 @@ POST_ACCOUNTINGS = {
 }
 
 
-def gain_per_doubling(flops, accuracy, last: int = 3) -> float:
+def gain_per_doubling(flops, accuracy, last: int = PLATEAU_WINDOW) -> float:
     """Least-squares slope of accuracy against log2 FLOPs over the last ``last`` evaluations."""
     x, y = np.log2(np.asarray(flops[-last:], dtype=float)), np.asarray(accuracy[-last:], dtype=float)
     return float(np.polyfit(x, y, 1)[0])
@@ -88,7 +96,8 @@ def sft_to_plateau(
         for key in ("flops", "student_flops", "teacher_flops", "episodes"):
             curve[key].append(row[key])
         curve["accuracy"].append(trainer.evaluation()["eval_accuracy"])
-        gain = gain_per_doubling(curve["flops"], curve["accuracy"]) if len(curve["flops"]) >= 3 else None
+        enough = len(curve["flops"]) >= PLATEAU_WINDOW
+        gain = gain_per_doubling(curve["flops"], curve["accuracy"], PLATEAU_WINDOW) if enough else None
         curve["gain"].append(gain)
         if gain is not None and gain < PLATEAU_GAIN:
             stopped.update(why=f"gain {gain:.3f} per doubling < {PLATEAU_GAIN}", step=step)
@@ -100,7 +109,19 @@ def sft_to_plateau(
                       progress=progress)  # fmt: skip
     result = trainer.run()
     start = result.evals()[0]["eval_accuracy"]
+    spent = {key: result.history[-1][key] for key in ("flops", "student_flops", "teacher_flops", "episodes")}
+    cooldown = {**settings, "seed": seed + 1, "lr_schedule": "cosine", "warmup_steps": 0}
+    cooldown["flop_budget"] = COOLDOWN * spent["flops"]
+    cooled = Trainer(TrainConfig(**cooldown), student, tokenizer, task, teacher=teacher, progress=progress)
+    cooled.optimizer.load_state_dict(trainer.optimizer.state_dict())  # the same AdamW, its moments kept
+    after = cooled.run()  # evaluates at its end (eval_points=1)
+    for key in ("flops", "student_flops", "teacher_flops", "episodes"):
+        curve[key].append(spent[key] + after.history[-1][key])
+    curve["accuracy"].append(after.final_accuracy)
+    curve["gain"].append(gain_per_doubling(curve["flops"], curve["accuracy"], PLATEAU_WINDOW))
     report = {"curve": curve, "start_build_accuracy": start, "stopped": stopped, "settings": settings,
+              "cooldown": {"settings": cooldown, "gain_at_stop": curve["gain"][-2],
+                           "accuracy_before": curve["accuracy"][-2], "accuracy_after": curve["accuracy"][-1]},
               "wall_seconds": time.perf_counter() - started}  # fmt: skip
     save(student, tokenizer, out, extra={"task": asdict(task), "role": "plateau student", "plateau": report})
     return report
@@ -159,6 +180,13 @@ def extrapolated_sft_cost(accounting: str, total: float, plateau: dict) -> float
     return costs.get(accounting)
 
 
+def _measured_end(summary: dict, plateau: dict) -> float:
+    """FLOPs from the shipped student where continued SFT's measured curves end: the fit is used only beyond
+    them (where a seed did not reach a level that the fit places earlier, the level stays unpriced)."""
+    race = max(c["flops"][-1] for c in summary["methods"]["sft"]["curves"])
+    return plateau["curve"]["flops"][-1] + race
+
+
 def plateau_ratios(summary: dict, plateau: dict, fit: dict, n_boot: int = 1000) -> list[dict]:
     """Every pair of PAIRS at every level of :func:`plateau_levels`, under the lab's accountings (from the
     plateau) and the post's two; SFT's cost from the fit where its race never reached the level."""
@@ -176,7 +204,9 @@ def plateau_ratios(summary: dict, plateau: dict, fit: dict, n_boot: int = 1000) 
                 if row["ratio"] is not None:
                     boot = bootstrap_ratio(summary, method, baseline, accounting, level, n_boot)
                     row["ci"], row["reached"] = boot["ci"], boot["reached"]
-                elif method == "sft" and base and total is not None:
+                elif (
+                    method == "sft" and base and total is not None and total > _measured_end(summary, plateau)
+                ):
                     cost = extrapolated_sft_cost(accounting, total, plateau)
                     if cost is not None:
                         row |= {"ratio": cost / base, "extrapolated": True}
@@ -206,8 +236,9 @@ def report(plateau: dict, summary: dict) -> dict:
         "and 90/95% of the teacher; post_9x/post_30x count SFT from the shipped student as the post counts "
         "SFT-2M from its base",
         "start": {"accuracy": float(np.mean(starts)), "build_accuracy": plateau["curve"]["accuracy"][-1],
-                  "sft_gain_per_doubling": plateau["curve"]["gain"][-1], "flops_from_shipped_student": spent,
-                  "stopped": plateau["stopped"]},
+                  "sft_gain_per_doubling": plateau["cooldown"]["gain_at_stop"],
+                  "flops_from_shipped_student": spent, "stopped": plateau["stopped"],
+                  "cooldown": plateau["cooldown"]},
         "plateau_curve": plateau["curve"], "plateau_settings": plateau["settings"],
         "plateau_wall_seconds": plateau["wall_seconds"],
         "sft_fit": fit, "sft_curve_from_shipped": {"flops": xs, "accuracy": ys},

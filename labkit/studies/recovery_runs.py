@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..evaluate import evaluate
-from .compare import RACERS, CompareConfig, run_comparison
+from .compare import HEADLINE, CompareConfig, run_comparison
 from .drift import MISTAKE_KINDS, error_compounding, sampled_compounding
 from .recovery import PREFIX_KINDS, carry_flip_recovery, next_step_accuracy
 
@@ -120,7 +120,7 @@ def run_recovery(task, teacher, start, tokenizer, seeds: int, problems: int, bud
     """Every racer trained ``seeds`` times from ``start`` (the headline's tuned settings, ``budget`` FLOPs;
     evaluations thinned, since only the final student is used), each measured on ``problems`` held-out
     problems, then the start; each student's seeds summarised. recovery.json, less the seconds it took."""
-    per_racer = {racer: [] for racer in RACERS}
+    per_racer = {racer: [] for racer in HEADLINE}
     for seed in range(seeds):
         config = CompareConfig(seeds=1, first_seed=seed, budget=budget, eval_n=128, eval_points=2,
                                greedy=False, snapshot_prompts=1)  # fmt: skip

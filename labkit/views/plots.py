@@ -9,6 +9,7 @@ METHOD_COLORS = {
     "sft-reference": "#8c564b",
     "rl": "#d62728",
     "opd": "#2ca02c",
+    "opd-topk": "#bcbd22",
     "opd-exact": "#17becf",
     "gkd": "#9467bd",
     "teacher": "#444444",
