@@ -6,7 +6,9 @@ benchmarks/results/plateau.json and plateau.png.
 Every racer is tuned again from the plateau student by the headline's protocol (labkit.studies.tuning: the
 same grid, tuning seed and tuning problems) unless `--no-tune` (then the headline's settings). `--reuse`
 races from the plateau student a previous run saved in outputs/plateau/student (its curve is read back from
-its labkit.json) instead of training it again. Run alone on the machine: wall seconds are recorded.
+its labkit.json) instead of training it again. Where SFT never plateaus within its budget, plateau.json
+records the curve, the fit and the teacher's accuracy on the same problems, and no race is run. Run alone on
+the machine: wall seconds are recorded.
 """
 
 import argparse
@@ -15,8 +17,10 @@ import time
 from pathlib import Path
 
 from labkit.checkpoint import write_json_atomic
+from labkit.evaluate import EVAL_SETS, evaluate, held_out_set, task_of
+from labkit.models import load
 from labkit.studies.compare import CompareConfig, run_comparison, summarize
-from labkit.studies.plateau import PLATEAU_RACERS, report, sft_to_plateau
+from labkit.studies.plateau import PLATEAU_RACERS, no_plateau_report, report, sft_to_plateau
 from labkit.studies.tuning import tune
 from labkit.views.notebook import data_dir
 from labkit.views.race import plateau_figure
@@ -39,6 +43,15 @@ if __name__ == "__main__":
     else:
         plateau = sft_to_plateau(str(student), str(teacher), PLATEAU_STUDENT)
     print(json.dumps({k: plateau[k] for k in ("stopped", "wall_seconds")}), plateau["curve"]["accuracy"])
+    if plateau["stopped"]["why"] == "budget":  # no plateau below the teacher: nothing to race from
+        teacher_model, tokenizer = load(teacher)
+        task = task_of(str(student))
+        problems = held_out_set(task, plateau["settings"]["eval_n"], "build")
+        on_build = evaluate(teacher_model, tokenizer, task, seed=EVAL_SETS["build"], problems=problems)
+        on_build = on_build.accuracy
+        write_json_atomic(RESULTS / "plateau.json", no_plateau_report(plateau, on_build))
+        print(json.dumps({"no_plateau": plateau["curve"]["accuracy"][-1], "teacher_on_build": on_build}))
+        raise SystemExit(0)
     config = CompareConfig(budget=args.budget, seeds=args.seeds, methods=PLATEAU_RACERS)
     tuning = None
     if not args.no_tune:

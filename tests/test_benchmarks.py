@@ -19,6 +19,17 @@ def test_the_sweep_table_is_made_from_the_sweep_results():
     assert format_sweep(results) == (RESULTS / "regimes_sweep.md").read_text()
 
 
+def test_the_direct_pairs_table_is_made_from_the_sweep_results():
+    from labkit.studies.regimes import in_map_order
+    from labkit.views.tables import direct_pairs
+
+    regimes = json.loads((RESULTS / "regimes_sweep.json").read_text())["regimes"]
+    table = direct_pairs({n: regimes[n]["direct"] for n in in_map_order(regimes)})
+    assert table + "\n" == (RESULTS / "regimes_direct.md").read_text()
+    pairs = {(r["method"], r["baseline"]) for e in regimes.values() for r in e["direct"]}
+    assert ("opd-exact", "rl") in pairs
+
+
 def test_the_recovery_table_is_made_from_the_recovery_results():
     from labkit.views.tables import recovery_table
 
@@ -28,7 +39,7 @@ def test_the_recovery_table_is_made_from_the_recovery_results():
 
 def test_the_results_page_shows_the_committed_tables():
     page = (DOCS / "results.md").read_text()
-    for name in ("table.md", "regimes_sweep.md", "recovery.md"):
+    for name in ("table.md", "regimes_sweep.md", "regimes_direct.md", "recovery.md"):
         lines = _table_lines((RESULTS / name).read_text())
         assert lines and all(line in page for line in lines), (
             f"docs/results.md is out of step with benchmarks/results/{name}"
@@ -85,17 +96,21 @@ def test_the_headline_prices_the_ladder_directly_on_both_metrics_and_along_the_l
 
 
 def test_the_posts_regime_keeps_its_promised_shape():
-    """benchmarks/results/plateau.json: the plateau student, SFT's fit, >= 3 seeds of each racer, and prices
-    in the post's two accountings, each marked extrapolated or not."""
+    """benchmarks/results/plateau.json: SFT's curve from the shipped student, where it stopped and why, the
+    fit; a race (>= 3 seeds per racer, prices in the post's two accountings) only from a real plateau."""
     results = json.loads((RESULTS / "plateau.json").read_text())
-    assert {"accuracy", "sft_gain_per_doubling"} <= set(results["start"])
-    assert results["start"]["sft_gain_per_doubling"] < 0.02  # it stopped at the plateau
+    start, curve = results["start"], results["plateau_curve"]
+    assert {"accuracy", "sft_gain_per_doubling"} <= set(start)
     assert {"slope_per_decade", "intercept"} <= set(results["sft_fit"])
+    assert curve["flops"] == sorted(curve["flops"]) and len(curve["accuracy"]) == len(curve["flops"])
+    if start["stopped"]["why"] == "budget":  # SFT never gained under 2 points per doubling: nothing raced
+        assert start["sft_gain_per_doubling"] >= 0.02
+        assert results["methods"] == {} and results["ratios"] == []
+        return
+    assert start["sft_gain_per_doubling"] < 0.02
     assert {"sft", "opd", "opd-exact", "rl"} <= set(results["methods"])
     assert all(len(e["curves"]) >= 3 for e in results["methods"].values())
-    accountings = {r["accounting"] for r in results["ratios"]}
-    assert {"post_9x", "post_30x", "flops", "episodes"} <= accountings
-    assert all(isinstance(r["extrapolated"], bool) for r in results["ratios"])
+    assert {"post_9x", "post_30x", "flops", "episodes"} <= {r["accounting"] for r in results["ratios"]}
     assert all(not r["extrapolated"] or r["method"] == "sft" for r in results["ratios"])
 
 

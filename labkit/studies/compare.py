@@ -72,9 +72,11 @@ METHOD_SETTINGS = {
     "sft-reference": {"learning_rate": 0.0003, "batch_size": 4},
     "rl": {"learning_rate": 0.0001, "batch_size": 4},
     "opd": {"learning_rate": 0.0003, "batch_size": 4},
-    "opd-topk": {"learning_rate": 0.0003, "batch_size": 4},
+    "opd-topk": {"batch_size": 4, "learning_rate": 0.0003},
     "opd-exact": {"learning_rate": 0.0003, "batch_size": 4},
     "gkd": {"learning_rate": 0.0003, "batch_size": 4},
+    "const-adv": {"batch_size": 16, "learning_rate": 3e-05},
+    "self-distill": {"batch_size": 16, "learning_rate": 3e-05},
 }
 
 

@@ -247,3 +247,26 @@ def report(plateau: dict, summary: dict) -> dict:
         "ratios": plateau_ratios(summary, plateau, fit), "race_ratios": summary["ratios"],
         "race_wall_seconds": summary["wall_seconds"],
     }  # fmt: skip
+
+
+def no_plateau_report(plateau: dict, teacher_accuracy: float) -> dict:
+    """plateau.json when SFT never plateaued within its budget: the curve, where it ended, the fit over its
+    last decade, and no race (the post's regime, a plateau below the teacher, was not found)."""
+    curve = plateau["curve"]
+    last_decade = [i for i, x in enumerate(curve["flops"]) if x >= curve["flops"][-1] / 10]
+    fit = log_linear_fit(
+        [curve["flops"][i] for i in last_decade], [curve["accuracy"][i] for i in last_decade]
+    )
+    fit["fit_on"] = "SFT accuracy (build problems) against log10 FLOPs from the shipped student, last decade"
+    return {
+        "what": "SFT on teacher samples from the shipped student, evaluated one doubling of FLOPs apart, "
+        f"until its gain fell under {PLATEAU_GAIN:.0%} per doubling (least squares over {PLATEAU_WINDOW} "
+        "evaluations) or its budget ran out; then a learning-rate decay. No plateau: no race from one.",
+        "start": {"accuracy": curve["accuracy"][-1], "build_accuracy": curve["accuracy"][-1],
+                  "sft_gain_per_doubling": plateau["cooldown"]["gain_at_stop"],
+                  "flops_from_shipped_student": curve["flops"][-1], "stopped": plateau["stopped"],
+                  "cooldown": plateau["cooldown"]},
+        "teacher_build_accuracy": teacher_accuracy,
+        "plateau_curve": curve, "plateau_settings": plateau["settings"],
+        "plateau_wall_seconds": plateau["wall_seconds"], "sft_fit": fit, "methods": {}, "ratios": [],
+    }  # fmt: skip

@@ -12,6 +12,8 @@ METHOD_COLORS = {
     "opd-topk": "#bcbd22",
     "opd-exact": "#17becf",
     "gkd": "#9467bd",
+    "const-adv": "#7f7f7f",
+    "self-distill": "#e377c2",
     "teacher": "#444444",
     "student": "#ff7f0e",
 }

@@ -2,6 +2,7 @@
 
 format_sweep    the map (benchmarks/results/regimes_sweep.md; docs/results.md), from regimes_sweep.json
 direct_pairs    chosen pairs priced directly in many settings, sampled beside greedy (regimes_direct.md)
+plateau_table   the post's regime under the post's accountings and the lab's (plateau.md), from plateau.json
 recovery_table  recovery from a planted mistake (benchmarks/results/recovery.md; docs/results.md)
 memory_table    the memory of notebook 07's pair by setup (notebook 07, from real_size.json)
 
@@ -169,3 +170,36 @@ def direct_pairs(
 
 def _pair_key(row: dict) -> tuple:
     return row["method"], row.get("baseline", "opd"), row["accounting"], row.get("metric", "sampled")
+
+
+PLATEAU_PAIRS = (
+    ("sft", "opd"),
+    ("sft", "opd-exact"),
+    ("sft", "opd-topk"),
+    ("rl", "opd"),
+    ("opd-exact", "rl"),
+)
+PLATEAU_ACCOUNTINGS = ("post_9x", "post_30x", "flops", "episodes")
+
+
+def plateau_table(results: dict) -> str:
+    """The post's regime (benchmarks/results/plateau.md; docs/results.md), from plateau.json: per level and
+    pair, the cost ratio under the post's two accountings and two of the lab's, with its interval; "(fit)"
+    marks SFT's cost read off the log-linear extrapolation, "–" a pair not priced at that level."""
+    lines = ["| level | pair | " + " | ".join(PLATEAU_ACCOUNTINGS) + " |",
+             "|---|---|" + "---|" * len(PLATEAU_ACCOUNTINGS)]  # fmt: skip
+    for name, level in results["levels"].items():
+        for method, baseline in PLATEAU_PAIRS:
+            cells = []
+            for accounting in PLATEAU_ACCOUNTINGS:
+                row = next((r for r in results["ratios"] if (r["method"], r["baseline"], r["accounting"],
+                            r["level_name"]) == (method, baseline, accounting, name)), None)  # fmt: skip
+                if row is None or row["ratio"] is None:
+                    cells.append("–")
+                elif row["extrapolated"]:
+                    cells.append(f"{row['ratio']:.2f}× (fit)")
+                else:
+                    cells.append(describe(row))
+            if any(c != "–" for c in cells):
+                lines.append(f"| {name} ({level:.1%}) | {method} / {baseline} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
