@@ -244,9 +244,7 @@ class Trainer:
             return batch
         batch = self.student_samples(problems)
         if c.method == "rl":
-            grouped = batch.rewards.view(c.batch_size, c.group_size)
-            per_sequence = objectives.grpo_advantages(grouped).view(-1)  # [B]
-            batch.advantages = per_sequence[:, None] * batch.mask
+            batch.advantages = self.rl_advantages(batch)
         elif c.method == "const-adv":  # the teacher-free control: every sampled token gets the same number
             batch.advantages = -c.kl_penalty_coef * batch.mask
         elif c.method == "self-distill":  # the student grades itself, shown the reference solution first
@@ -257,6 +255,12 @@ class Trainer:
             if c.method == "opd":
                 batch.advantages = self.opd_advantages(batch)
         return batch
+
+    def rl_advantages(self, batch: StepBatch) -> torch.Tensor:
+        """Per-token advantages [B, T] of GRPO: each sequence's group-normalised reward on all its tokens."""
+        grouped = batch.rewards.view(self.config.batch_size, self.config.group_size)
+        per_sequence = objectives.grpo_advantages(grouped).view(-1)  # [B]
+        return per_sequence[:, None] * batch.mask
 
     def opd_advantages(self, batch: StepBatch) -> torch.Tensor:
         """Per-token advantages [B, T] of on-policy distillation: -(log p_student - log p_teacher)."""

@@ -278,11 +278,10 @@ def merge_summaries(committed: dict, added: dict) -> dict:
     fixed = ("budget", "seeds", "group_size", "eval_n", "eval_points", "eval_set", "greedy", "first_seed",
              "target_fraction", "monitor_every")  # fmt: skip
     differs = [k for k in fixed if committed["config"].get(k) != added["config"].get(k)]
-    teachers = [k for k in TEACHER_KEYS.values() if committed.get(k) not in (None, added.get(k))]
-    differs += teachers
-    if differs or committed["teacher_accuracy"] != added["teacher_accuracy"]:
+    differs += [k for k in TEACHER_KEYS.values() if committed.get(k) not in (None, added.get(k))]
+    if differs:
         raise LabkitError(
-            f"the added race ran under other settings ({', '.join(differs) or 'teacher accuracy'} differ); "
+            f"the added race ran under other settings ({', '.join(differs)} differ); "
             "run the added racers with the committed CompareConfig, or rerun the whole race"
         )
     merged = {**committed, "methods": {**committed["methods"], **added["methods"]}}

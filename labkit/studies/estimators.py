@@ -40,7 +40,7 @@ import torch
 
 from ..config import TrainConfig
 from ..models import load
-from ..objectives import grpo_advantages, teacher_topk
+from ..objectives import teacher_topk
 from ..train import Trainer
 from .compare import METHOD_SETTINGS, RACERS
 
@@ -82,8 +82,7 @@ def _batch_gradients(trainers: dict[str, Trainer], sampler: Trainer, step: int) 
         elif c.method == "opd-topk":
             mine.teacher_topk, mine.teacher_logits = teacher_topk(batch.teacher_logits, c.top_k), None
         elif c.method == "rl":  # groups as the batch was drawn
-            grouped = batch.rewards.view(sampler.config.batch_size, sampler.config.group_size)
-            mine.advantages = grpo_advantages(grouped).view(-1)[:, None] * batch.mask
+            mine.advantages = sampler.rl_advantages(mine)
         trainer.student.eval()
         loss, _ = trainer.loss(mine)
         grads[name] = _flat_grad(trainer.student, loss)
@@ -160,7 +159,7 @@ def ladder_gradients(student_path, teacher_path, task, mid_budget: float = 5e11,
         "what": "per-batch gradient of each estimator against the exact reverse-KL gradient g* (the mean of "
         "the exact gradient over reference batches), on the same student samples; batches of the race's "
         "size; cosine: mean over batches (95% bootstrap over batches); cosine_of_mean: the averaged "
-        "gradient's cosine (bias); snr: |mean g|^2 / mean |g - mean g|^2",
+        "gradient's cosine (bias plus the noise the average leaves); snr: |mean g|^2 / mean |g - mean g|^2",
         "start": start,
         "mid": {**mid, "opd_flops": result.ledger.total, "accuracy": result.final_accuracy},
         "teacher_bytes_per_token": {

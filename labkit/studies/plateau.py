@@ -135,6 +135,12 @@ def log_linear_fit(xs, accuracies) -> dict:
             "fit_flops": [float(xs[0]), float(xs[-1])]}  # fmt: skip
 
 
+def last_decade_fit(xs, accuracies) -> dict:
+    """:func:`log_linear_fit` over the points within a decade of the largest FLOPs."""
+    kept = [i for i, x in enumerate(xs) if x >= max(xs) / 10]
+    return log_linear_fit([xs[i] for i in kept], [accuracies[i] for i in kept])
+
+
 def fit_flops_at(fit: dict, level: float) -> float | None:
     """FLOPs (from the shipped student) at which the fit reaches ``level``; None if it never rises."""
     if fit["slope_per_decade"] <= 0:
@@ -222,8 +228,7 @@ def report(plateau: dict, summary: dict) -> dict:
     race_sft = summary["methods"]["sft"]["curves"]
     xs = list(plateau["curve"]["flops"]) + [spent + x for x in race_sft[0]["flops"][1:]]
     ys = list(plateau["curve"]["accuracy"]) + list(np.mean([c["accuracy"][1:] for c in race_sft], axis=0))
-    last_decade = [i for i, x in enumerate(xs) if x >= max(xs) / 10]
-    fit = log_linear_fit([xs[i] for i in last_decade], [ys[i] for i in last_decade])
+    fit = last_decade_fit(xs, ys)
     fit["fit_on"] = (
         "SFT accuracy against log10 FLOPs from the shipped student over the last decade of its curve: the "
         "plateau run (build problems), then the continued race's mean (race problems)"
@@ -253,10 +258,7 @@ def no_plateau_report(plateau: dict, teacher_accuracy: float) -> dict:
     """plateau.json when SFT never plateaued within its budget: the curve, where it ended, the fit over its
     last decade, and no race (the post's regime, a plateau below the teacher, was not found)."""
     curve = plateau["curve"]
-    last_decade = [i for i, x in enumerate(curve["flops"]) if x >= curve["flops"][-1] / 10]
-    fit = log_linear_fit(
-        [curve["flops"][i] for i in last_decade], [curve["accuracy"][i] for i in last_decade]
-    )
+    fit = last_decade_fit(curve["flops"], curve["accuracy"])
     fit["fit_on"] = "SFT accuracy (build problems) against log10 FLOPs from the shipped student, last decade"
     return {
         "what": "SFT on teacher samples from the shipped student, evaluated one doubling of FLOPs apart, "

@@ -12,7 +12,7 @@ Tests check each committed table is what its function makes of the committed JSO
 from __future__ import annotations
 
 from ..studies.compare import RACERS
-from ..studies.costs import ACCOUNTINGS, describe, pair_ratio
+from ..studies.costs import ACCOUNTINGS, describe, pair_ratio, rows_against
 from ..studies.drift import MISTAKE_KINDS
 from ..studies.regimes import in_map_order
 
@@ -160,16 +160,14 @@ def direct_pairs(
             cells = []
             for accounting in accountings:
                 for metric in ("sampled", "greedy"):
-                    want = (method, baseline, accounting, metric)
-                    row = next((r for r in rows if _pair_key(r) == want), None)
+                    mine = rows_against(rows, baseline, metric)
+                    row = next(
+                        (r for r in mine if (r["method"], r["accounting"]) == (method, accounting)), None
+                    )
                     cells.append("–" if row is None else describe(row))
             if any(c != "–" for c in cells):
                 lines.append(f"| {name} | {method} / {baseline} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def _pair_key(row: dict) -> tuple:
-    return row["method"], row.get("baseline", "opd"), row["accounting"], row.get("metric", "sampled")
 
 
 PLATEAU_PAIRS = (
