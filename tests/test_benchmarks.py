@@ -114,6 +114,30 @@ def test_the_posts_regime_keeps_its_promised_shape():
     assert all(not r["extrapolated"] or r["method"] == "sft" for r in results["ratios"])
 
 
+def test_near_the_teacher_keeps_its_shape_and_the_page_quotes_it():
+    """The near-teacher race: every racer on >= 3 seeds, the level is 90% of the teacher, and the prices
+    docs/results.md quotes are the ones the committed curves give."""
+    from labkit.studies.costs import pair_ratio
+    from labkit.studies.levels import NEAR_RACERS
+
+    results = json.loads((RESULTS / "near_teacher.json").read_text())
+    assert set(results["methods"]) == set(NEAR_RACERS)
+    assert all(len(e["curves"]) >= 3 for e in results["methods"].values())
+    near = results["near_teacher"]
+    assert near["level"] == 0.9 * results["teacher_accuracy"]
+    reached = [m for m, cost in near["costs"].items() if cost["flops"] is not None]
+    assert reached and all(near["final_accuracy"][m] >= near["level"] for m in reached)
+    page = (DOCS / "results.md").read_text()
+    for accounting in ("episodes", "flops"):
+        priced = pair_ratio(results, accounting, "opd-exact", "rl", level=near["level"])
+        low, high = priced["ci"]
+        assert f"{priced['ratio']:.2f}× " in page and f"({low:.2f}–{high:.2f}" in page, accounting
+    rows = {(r["method"], r["accounting"]): r for r in results["budget_agreement"]}
+    sampled = rows[("opd", "flops")]
+    assert f"{sampled['short']['ratio']:.2f}×" in page and f"{sampled['long']['ratio']:.2f}×" in page
+    assert sampled["overlap"] is False and rows[("opd-exact", "flops")]["overlap"] is True
+
+
 def test_the_races_run_with_the_settings_the_tuning_protocol_chose():
     from labkit.studies.compare import METHOD_SETTINGS
 
