@@ -10,6 +10,9 @@ Writes benchmarks/results/throughput.json:
                                     (what labkit.fastdecode saves)
   train_step_speedup_vs_baseline    one labkit SFT update vs a plain forward(labels=...)/backward/AdamW step
   opd_step_breakdown                seconds of one on-policy distillation step by stage
+  peak_gflops                       this machine's fp32 matmul GFLOP/s on 1 and on all threads
+  phases                            per phase (student sampling, teacher sampling, teacher scoring, update,
+                                    evaluation): seconds, ledger FLOPs, GFLOP/s and fraction_of_peak
   headline_wall_seconds             wall time of the committed side-by-side benchmark
                                     (benchmarks/results/side_by_side.json)
   headline_profile                  per method: runs, steps and charged seconds per run in that benchmark

@@ -16,8 +16,9 @@ recovery_runs recovery over every racer and seed, pooled with bootstrap interval
 recipes       the recipes of every built model and build_to_targets, the one builder (make data, the map)
 regimes       the map: races in regimes that each change one knob, and OPD's break-even (regimes_sweep.py)
 premises      the post's premises tested one at a time (benchmarks/premises.py, notebook 09)
+pitfalls      the clinic: seven bugs of real OPD stacks planted in the loop, and their symptoms (notebook 10)
 realsize      notebook 07's real-size pair with random weights: step time and memory (real_size.py)
 vs_trl        labkit's OPD step against TRL's DistillationTrainer on identical work (vs_trl.py)
-throughput    the lab's hot paths against plain `transformers` (benchmarks/throughput.py)
+throughput    the hot paths against plain `transformers`; each phase against the matmul peak (throughput.py)
 workers       the worker pool that runs independent runs side by side, one thread each; machine()
 """

@@ -9,6 +9,7 @@ medians over repeats after one warm-up. ``headline_profile`` reads the side-by-s
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 
@@ -141,6 +142,86 @@ def opd_step_breakdown(student, teacher, tokenizer, task, repeats: int) -> dict:
     return {k: statistics.median(v) for k, v in stages.items()}
 
 
+def matmul_peak(threads: int, sizes=(512, 1024, 2048), repeats: int = 5) -> float:
+    """This machine's fp32 matmul rate in GFLOP/s on ``threads`` threads: the best over square sizes of the
+    median of ``repeats`` timed products (2 n^3 FLOPs each). The ceiling every phase is measured against."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        best = 0.0
+        for n in sizes:
+            a, b = torch.randn(n, n), torch.randn(n, n)
+            best = max(best, 2 * n**3 / timed(functools.partial(torch.matmul, a, b), repeats) / 1e9)
+        return best
+    finally:
+        torch.set_num_threads(before)
+
+
+PHASES = ("student_sampling", "teacher_sampling", "teacher_scoring", "update", "evaluation")
+
+
+def phase_efficiency(student, teacher, tokenizer, task, repeats: int, peak_gflops: float) -> dict:
+    """Per phase of the methods' steps (16 prompts x 4, the headline's shapes): median seconds, the FLOPs the
+    ledger charges it, the achieved GFLOP/s and its fraction of ``peak_gflops``. ``student_sampling``,
+    ``teacher_scoring`` and ``update`` are OPD's step; ``teacher_sampling`` is SFT's (the teacher writes the
+    batch); ``evaluation`` is one evaluation's sampled pass over 1,000 race problems (uncharged in the races;
+    its FLOPs counted here the ledger's way)."""
+    import copy
+
+    from ..evaluate import evaluate, held_out_set
+    from ..flops import ComputeLedger
+
+    opd = Trainer(TrainConfig(method="opd", batch_size=16, group_size=4), copy.deepcopy(student), tokenizer,
+                  task, teacher=teacher, progress=False)  # fmt: skip
+    sft = Trainer(TrainConfig(method="sft", batch_size=16, group_size=4), copy.deepcopy(student), tokenizer,
+                  task, teacher=teacher, progress=False)  # fmt: skip
+    seconds = {k: [] for k in PHASES}
+    flops = {k: [] for k in PHASES}
+
+    def charged(trainer, field, fn):
+        before = getattr(trainer.ledger, field)
+        start = time.perf_counter()
+        out = fn()
+        return out, time.perf_counter() - start, getattr(trainer.ledger, field) - before
+
+    def update(batch):
+        batch.advantages = opd.opd_advantages(batch)
+        opd.update(opd.loss(batch)[0])
+
+    problems_1000 = held_out_set(task, 1000, "race")
+    for step in range(repeats + 1):
+        problems = opd.prompts(step + 1)
+        batch, t_sample, f_sample = charged(
+            opd, "student_sampling", functools.partial(opd.student_samples, problems)
+        )
+        _, t_score, f_score = charged(
+            opd, "teacher_scoring", functools.partial(opd.score_with_teacher, batch)
+        )
+        _, t_update, f_update = charged(opd, "student_train", functools.partial(update, batch))
+        _, t_teacher, f_teacher = charged(
+            sft, "teacher_sampling", functools.partial(sft.off_policy_samples, problems)
+        )
+        ledger = ComputeLedger()
+        start = time.perf_counter()
+        result = evaluate(opd.student, tokenizer, task, seed=0, temperature=1.0, progress=False,
+                          problems=problems_1000)  # fmt: skip
+        t_eval = time.perf_counter() - start
+        length = max(len(c) for c in result.completions) + len(problems_1000[0].prompt)
+        ledger.add_forward("student_sampling", opd.student, 1000 * length, length / 2)
+        times = (t_sample, t_teacher, t_score, t_update, t_eval)
+        charges = (f_sample, f_teacher, f_score, f_update, ledger.student_sampling)
+        if step:  # the first step is a warm-up
+            for key, t, f in zip(PHASES, times, charges):
+                seconds[key].append(t)
+                flops[key].append(f)
+    table = {}
+    for key in PHASES:
+        t, f = statistics.median(seconds[key]), statistics.median(flops[key])
+        table[key] = {"seconds": t, "flops": f, "gflops_per_s": f / t / 1e9,
+                      "fraction_of_peak": f / t / 1e9 / peak_gflops}  # fmt: skip
+    return table
+
+
 def measure(teacher, student, tokenizer, task, batch: int, repeats: int) -> dict:
     """Every timing of throughput.json, in order, on ``batch`` held-out prompts of ``task``."""
     problems = task.problems(batch, "held_out", seed=0)
@@ -152,6 +233,11 @@ def measure(teacher, student, tokenizer, task, batch: int, repeats: int) -> dict
     results["sampling_speedup_vs_hf_generate"] = min(v["speedup"] for v in sampling.values())
     results |= train_step_speed(student, tokenizer, task, batch, repeats)
     results["opd_step_breakdown"] = opd_step_breakdown(student, teacher, tokenizer, task, repeats)
+    threads = torch.get_num_threads()
+    results["peak_gflops"] = {str(n): matmul_peak(n) for n in sorted({1, threads})}
+    results["phases"] = phase_efficiency(student, teacher, tokenizer, task, repeats,
+                                         results["peak_gflops"][str(threads)])  # fmt: skip
+    results["phases_threads"] = threads
     return results
 
 
