@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/side_by_side.py --add opd-topk      # race these racers only, merge them in
     .venv/bin/python benchmarks/side_by_side.py --reprice [--gradients]
 
-Every racer runs with the settings benchmarks/tuning.py chose (labkit.studies.compare.METHOD_SETTINGS),
+Every racer runs with the settings benchmarks/tuning.py chose (labkit.config.METHOD_SETTINGS),
 5 seeds, 1,000 held-out problems per evaluation (sampled and greedy), 14 evaluations spaced in
 log-FLOPs. Every number comes from this run (seeded); docs/results.md quotes benchmarks/results/table.md.
 `--add` runs only the named racers under the committed settings and merges them (the other racers' seeded

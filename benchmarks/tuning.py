@@ -5,7 +5,7 @@ benchmarks/results/tuning.json.
 
 `--methods` tunes only those racers, by the same protocol, and replaces their entries in the committed
 tuning.json (the others' runs are seeded, so rerunning them would repeat them exactly). Copy each racer's
-`chosen` settings into labkit.studies.compare.METHOD_SETTINGS (a test keeps the two equal), then rerun
+`chosen` settings into labkit.config.METHOD_SETTINGS (a test keeps the two equal), then rerun
 benchmarks/side_by_side.py.
 """
 

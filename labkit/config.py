@@ -184,3 +184,21 @@ def evaluation_fractions(first: float, points: int) -> list[float]:
         return [1.0]
     growth = (1.0 / first) ** (1.0 / (points - 1))
     return [first * growth**k for k in range(points - 1)] + [1.0]
+
+
+# What each racer of labkit.studies.compare runs with, chosen for every racer by one protocol
+# (labkit.studies.tuning: learning rate x
+# prompts per step on a tuning seed and the "tuning" problem set, which the races never use). A test keeps
+# this equal to the `chosen` settings in benchmarks/results/tuning.json. Everything not listed is shared
+# (TrainConfig defaults and CompareConfig).
+METHOD_SETTINGS = {
+    "sft": {"learning_rate": 0.0003, "batch_size": 4},
+    "sft-reference": {"learning_rate": 0.0003, "batch_size": 4},
+    "rl": {"learning_rate": 0.0001, "batch_size": 4},
+    "opd": {"learning_rate": 0.0003, "batch_size": 4},
+    "opd-topk": {"batch_size": 4, "learning_rate": 0.0003},
+    "opd-exact": {"learning_rate": 0.0003, "batch_size": 4},
+    "gkd": {"learning_rate": 0.0003, "batch_size": 4},
+    "const-adv": {"batch_size": 16, "learning_rate": 3e-05},
+    "self-distill": {"batch_size": 16, "learning_rate": 3e-05},
+}

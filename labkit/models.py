@@ -262,3 +262,15 @@ def prepare_student(student, lora_rank: int = 0, gradient_checkpointing: bool = 
         if getattr(model, "_require_grads_hooks", None) or hasattr(model, "_require_grads_hook"):
             model.disable_input_require_grads()
     return student
+
+
+def load_lab(student: str | Path | None = None, teacher: str | Path | None = None):
+    """``(task, teacher, student, tokenizer)``: the shipped models (or the given folders) and their task."""
+    from .evaluate import task_of
+
+    student_path = Path(student) if student else data_dir() / "student"
+    teacher_path = Path(teacher) if teacher else data_dir() / "teacher"
+    teacher_model, teacher_tokenizer = load(teacher_path)
+    student_model, tokenizer = load(student_path)
+    check_compatible(tokenizer, teacher_tokenizer, student_model, teacher_model)
+    return task_of(student_path), teacher_model, student_model, tokenizer

@@ -49,3 +49,9 @@ def shipped():
     teacher, tokenizer = load(DATA / "teacher")
     student, _ = load(DATA / "student")
     return {"teacher": teacher, "student": student, "tokenizer": tokenizer, "task": task_of(DATA / "student")}
+
+
+@pytest.fixture(scope="session")
+def lab(shipped):
+    """The shipped pair as notebooks hold it: ``(task, teacher, student, tokenizer)``."""
+    return shipped["task"], shipped["teacher"], shipped["student"], shipped["tokenizer"]

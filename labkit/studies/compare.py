@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ..config import METHOD_SETTINGS  # noqa: F401 (the tuned settings every race runs; kept in config)
 from ..encoding import encode_prompts
 from ..errors import LabkitError
 from ..evaluate import EVAL_SETS, evaluate, held_out_set, task_of
@@ -62,22 +63,6 @@ named"""
 ESTIMATORS = ("opd", "opd-topk", "opd-exact")
 """The estimator ladder: one estimate of the teacher's reverse-KL signal each — the sampled token's log-ratio
 (the post), the reverse KL over the teacher's top-k tokens, and the exact reverse KL over the vocabulary."""
-
-# What each racer runs with, chosen for every racer by one protocol (labkit.studies.tuning: learning rate x
-# prompts per step on a tuning seed and the "tuning" problem set, which the races never use). A test keeps
-# this equal to the `chosen` settings in benchmarks/results/tuning.json. Everything not listed is shared
-# (TrainConfig defaults and CompareConfig).
-METHOD_SETTINGS = {
-    "sft": {"learning_rate": 0.0003, "batch_size": 4},
-    "sft-reference": {"learning_rate": 0.0003, "batch_size": 4},
-    "rl": {"learning_rate": 0.0001, "batch_size": 4},
-    "opd": {"learning_rate": 0.0003, "batch_size": 4},
-    "opd-topk": {"batch_size": 4, "learning_rate": 0.0003},
-    "opd-exact": {"learning_rate": 0.0003, "batch_size": 4},
-    "gkd": {"learning_rate": 0.0003, "batch_size": 4},
-    "const-adv": {"batch_size": 16, "learning_rate": 3e-05},
-    "self-distill": {"batch_size": 16, "learning_rate": 3e-05},
-}
 
 
 @dataclass

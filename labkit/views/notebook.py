@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
-from ..models import data_dir  # noqa: F401 (notebooks import it from here, beside record)
+from ..models import data_dir, load_lab  # noqa: F401 (notebooks import them from here, beside record)
 
 RESULT_MIMETYPE = "application/vnd.labkit.result+json"
 REPO_URL = "https://github.com/labkit-lab/labkit"  # the one place the repository's address lives
 
 
-def colab_ref() -> str:
-    """The git tag every notebook's Colab cell installs: the release of this labkit."""
-    from .. import __version__
+COLAB_REF = "main"  # the ref every badge opens and every Colab cell installs: one ref, and one that exists
 
-    return f"v{__version__}"
+
+def colab_ref() -> str:
+    """The git ref every notebook's Colab badge opens and its first cell checks out: the same for both, so the
+    notebook a learner opens runs with the code it was committed with (CI keeps main's notebooks executed with
+    main's code)."""
+    return COLAB_REF
 
 
 def _jsonable(value):
@@ -51,19 +53,6 @@ def _short(value) -> str:
         return f"{value:.4g}"
     text = json.dumps(value)
     return text if len(text) < 60 else text[:57] + "..."
-
-
-def load_lab(student: str | Path | None = None, teacher: str | Path | None = None):
-    """``(task, teacher, student, tokenizer)``: the shipped models (or the given folders) and their task."""
-    from ..evaluate import task_of
-    from ..models import check_compatible, load
-
-    student_path = Path(student) if student else data_dir() / "student"
-    teacher_path = Path(teacher) if teacher else data_dir() / "teacher"
-    teacher_model, teacher_tokenizer = load(teacher_path)
-    student_model, tokenizer = load(student_path)
-    check_compatible(tokenizer, teacher_tokenizer, student_model, teacher_model)
-    return task_of(student_path), teacher_model, student_model, tokenizer
 
 
 def show_source(function) -> None:
