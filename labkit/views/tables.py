@@ -201,3 +201,39 @@ def plateau_table(results: dict) -> str:
             if any(c != "–" for c in cells):
                 lines.append(f"| {name} ({level:.1%}) | {method} / {baseline} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def gradient_table(quality: dict, estimators=("opd", "opd-topk", "opd-exact", "rl")) -> str:
+    """A Markdown table of each estimator's per-batch gradient against the exact reverse-KL gradient
+    (side_by_side.json ``gradient_quality``): mean cosine and signal-to-noise, at the start and mid-run."""
+    lines = [
+        "| estimator | cosine, start | SNR, start | cosine, mid-run | SNR, mid-run |",
+        "|---|---|---|---|---|",
+    ]
+    for name in estimators:
+        start, mid = quality["start"][name], quality["mid"][name]
+        cells = [start["cosine"], start["snr"], mid["cosine"], mid["snr"]]
+        lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in cells) + " |")
+    return "\n".join(lines)
+
+
+def clinic_table(rows: list[dict]) -> str:
+    """A Markdown table of the pitfalls clinic (``labkit.studies.pitfalls.clinic`` rows): per run, accuracy,
+    teacher_kl and entropy from start to end, the first step's mean advantage and |log ratio|, the teacher's
+    gradient, how far the student's weights moved, and the charged milliseconds per step."""
+    lines = [
+        "| run | accuracy | teacher_kl | entropy | first advantage | first mean abs log ratio | teacher grad "
+        "| weight change | ms per step |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        (a0, a1), (k0, k1), (e0, e1) = r["accuracy"], r["teacher_kl"], r["entropy"]
+        cells = [f"{a0:.1%} → {a1:.1%}", f"{k0:.3f} → {k1:.3f}", f"{e0:.3f} → {e1:.3f}"]
+        cells += [f"{r['first_advantage']:+.3f}", f"{r['first_abs_log_ratio']:.4f}"]
+        cells += [
+            f"{r['teacher_grad']:.2g}",
+            f"{r['weight_change']:.2e}",
+            f"{1000 * r['seconds_per_step']:.0f}",
+        ]
+        lines.append(f"| {r['pitfall']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
