@@ -29,6 +29,7 @@ def check_02(r):
     # most steps right, some wrong, some after a first mistake
     assert 0 < r["clean_error_rate"] < 0.5 and r["after_error_rate"] is not None and r["after_error_rate"] > 0
     assert r["teacher_flops"] > 0  # the teacher wrote every training token
+    assert r["yours_trained"]  # try_in_training ran SFT with the learner's (here the worked) functions
 
 
 def check_03(r):
@@ -37,6 +38,7 @@ def check_03(r):
     assert 0 < r["bits_per_episode"] <= 1
     assert 0 < r["silent_groups"] < 1  # at this start some groups carry no signal, and some do
     assert r["tokens_per_episode"] > 10 * r["bits_per_episode"]
+    assert 0 < r["decisive_tokens"] < r["tokens_per_episode"] / 3  # few tokens carry a large grade
     assert r["reward_end"] > r["reward_start"]
 
 
@@ -49,6 +51,10 @@ def check_04(r):
     assert r["prm_hit_rate"] > 1.5 * r["prm_chance_rate"]  # far more often than a token picked at random
     start, end = r["advantage_by_class"]["sum"]
     assert start < end <= 0  # the teacher objects less to the student's arithmetic as it learns
+    assert r["identity_holds"]  # the score-function identity, checked against autograd
+    assert 0 < r["one_token_cosine"] < 0.9  # one sampled token is a noisy estimate of the exact gradient
+    assert 0 < r["decisive_tokens"] < 10  # a few tokens per episode carry a large grade
+    assert r["yours_trained"]  # try_in_training ran OPD with the worked solution in place of the lab's
 
 
 def check_05(r):
@@ -73,6 +79,11 @@ def check_00(r):
     assert r["teacher_accuracy"] > 0.9 and set(r["final_accuracy"]) == {"sft", "rl", "opd"}
     assert all(r["start_accuracy"] < a <= 1 for a in r["final_accuracy"].values())
     assert r["snapshots"] >= 2  # the per-token view has something to show
+    # the break-even picture: edge / price is the measured RL / method FLOPs ratio, for each estimator
+    for name, point in r["break_even"].items():
+        assert point["edge"] / point["price"] == pytest.approx(point["flops"], rel=1e-6), name
+    exact, sampled = r["break_even"]["exact, ~10x teacher"], r["break_even"]["sampled, ~10x teacher"]
+    assert exact["edge"] > sampled["edge"]  # the whole distribution buys more per episode
 
 
 def check_06(r):
@@ -118,6 +129,17 @@ def check_08(r):
     assert r["sweep_entropy"]["no-style-entropy"] < 0.2 * r["sweep_entropy"]["shipped"]
 
 
+def check_10(r):
+    assert set(r["pitfalls"]) == {"kl-sign", "teacher-grad", "student-stopped", "prompt-mismatch",
+                                  "zero-advantage", "label-shift", "temperature"}  # fmt: skip
+    assert r["healthy"]["teacher_grad"] == 0 and r["pitfalls"]["teacher-grad"]["teacher_grad"] > 0
+    assert r["pitfalls"]["student-stopped"]["weight_change"] == 0 < r["healthy"]["weight_change"]
+    assert abs(r["pitfalls"]["zero-advantage"]["first_advantage"]) < 1e-4
+    assert r["pitfalls"]["temperature"]["first_abs_log_ratio"] > 10 * r["healthy"]["first_abs_log_ratio"]
+    assert r["padded"]["phantom_mass"] > 0 and r["padded"]["shift_truncated"] == pytest.approx(0, abs=1e-6)
+    assert r["found"]  # the worked answer names the planted bug
+
+
 def check_09(r):
     live = r["live_silent"]
     assert set(live) == {"4", "16"}
@@ -145,6 +167,7 @@ CHECKS = {
     "07_scale_up.ipynb": check_07,
     "08_when_does_it_win.ipynb": check_08,
     "09_why.ipynb": check_09,
+    "10_pitfalls.ipynb": check_10,
 }
 
 

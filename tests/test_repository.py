@@ -127,13 +127,13 @@ def test_notebook_has_parameters_badge_and_colab_install_cell(notebook):
     source = "".join(params[0]["source"])
     assert re.search(r"^seed = 0$", source, re.M) and re.search(r"^quick = False$", source, re.M)
     repo = REPO_URL.removeprefix("https://github.com/")
-    badge = f"https://colab.research.google.com/github/{repo}/blob/main/notebooks/{notebook.name}"
+    badge = f"https://colab.research.google.com/github/{repo}/blob/{colab_ref()}/notebooks/{notebook.name}"
     assert badge in "".join(cells[0]["source"]), (
         f"{notebook.name}: the first cell needs a Colab badge to {badge}"
     )
     first_code = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
     assert "google.colab" in first_code and REPO_URL in first_code
-    # the install is pinned to this release's tag, never a moving branch, and keeps Colab's torch
+    # the install checks out the ref the badge opens (one ref, and one that exists), and keeps Colab's torch
     assert f'LABKIT_REF = "{colab_ref()}"' in first_code and "checkout" in first_code
     assert "torch" not in first_code.split("pip")[-1].split("\n")[0]
 

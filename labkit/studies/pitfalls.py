@@ -188,7 +188,8 @@ PITFALLS = {
     ),
     "student-stopped": Pitfall(
         "the student's gradient wrongly stopped: its log-probs detached in the loss",
-        "the weights do not move (weight change 0): accuracy and teacher_kl stay where they started",
+        "the weights do not move (weight change 0): accuracy stays where it started, and teacher_kl moves "
+        "only with the prompts of each batch",
         "keep the student's forward pass in the graph; only the advantage and the teacher are detached",
         StudentStopped,
     ),

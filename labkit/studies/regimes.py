@@ -65,32 +65,34 @@ def flops_per_episode(summary: dict) -> dict[str, float]:
     }
 
 
-def break_even(summary: dict) -> dict:
-    """OPD against RL in one line of arithmetic, from one race's summary.
+def break_even(summary: dict, method: str = "opd") -> dict:
+    """``method`` (sampled-token OPD by default, or another estimator: ``opd-topk``, ``opd-exact``) against
+    RL in one line of arithmetic, from one race's summary.
 
-    ``price``: what an OPD episode costs in FLOPs over what an RL episode costs (the ledger: a student sample,
-    a teacher pass over it and an update, against a sample and an update), taken where each reaches the
-    pair's level (median FLOPs over median episodes). ``edge``: how many more episodes RL needs than OPD to
-    reach that level (RL / OPD episodes, with its interval) — what the dense signal buys. Then ``edge /
-    price`` is exactly ``flops``, the measured RL / OPD FLOPs ratio, so OPD is cheaper in FLOPs when the edge
-    exceeds the price; ``verdict`` says so only where the FLOPs ratio's interval excludes 1.
+    ``price``: what an episode of ``method`` costs in FLOPs over what an RL episode costs (the ledger: a
+    student sample, a teacher pass over it and an update, against a sample and an update), taken where each
+    reaches the pair's level (median FLOPs over median episodes). ``edge``: how many more episodes RL needs
+    than ``method`` to reach that level (RL / method episodes, with its interval): what the dense signal
+    buys. Then ``edge / price`` is exactly ``flops``, the measured RL / method FLOPs ratio, so the method is
+    cheaper in FLOPs when the edge exceeds the price; ``verdict`` says so only where that ratio's interval
+    excludes 1.
     """
-    episodes = pair_ratio(summary, "episodes", "rl")
-    flops = pair_ratio(summary, "flops", "rl")
+    episodes = pair_ratio(summary, "episodes", "rl", method)
+    flops = pair_ratio(summary, "flops", "rl", method)
     per_episode = flops_per_episode(summary)
-    price = per_episode["opd"] / per_episode["rl"]  # over whole runs, when the pair was not priced
+    price = per_episode[method] / per_episode["rl"]  # over whole runs, when the pair was not priced
     if episodes["ratio"] is not None:  # at the crossing: FLOPs per episode spent to reach the level
         level = episodes["level"]
         at = {m: cost_to_reach(summary["methods"][m], "flops", level) / cost_to_reach(
-            summary["methods"][m], "episodes", level) for m in ("opd", "rl")}  # fmt: skip
-        price = at["opd"] / at["rl"]
+            summary["methods"][m], "episodes", level) for m in (method, "rl")}  # fmt: skip
+        price = at[method] / at["rl"]
     return {
         "price": price,
         "edge": episodes["ratio"],
         "edge_ci": episodes["ci"],
         "flops": flops["ratio"],
         "flops_ci": flops["ci"],
-        "verdict": verdict(flops, "rl", "opd") if flops["ratio"] is not None else "not priced",
+        "verdict": verdict(flops, "rl", method) if flops["ratio"] is not None else "not priced",
     }
 
 

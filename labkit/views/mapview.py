@@ -179,9 +179,10 @@ def tuning_figure(tuning: dict):
     return fig
 
 
-def break_even_figure(points: dict[str, dict]):
+def break_even_figure(points: dict[str, dict], colors: dict[str, str] | None = None):
     """Each regime's OPD edge per episode against the price of its episode (``break_even``), log-log, with the
-    line where they cancel: above it OPD reaches the level for fewer FLOPs than RL, below it for more."""
+    line where they cancel: above it OPD reaches the level for fewer FLOPs than RL, below it for more.
+    ``colors`` (point name -> colour) tells estimators apart; green by default."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4.6))
@@ -198,7 +199,7 @@ def break_even_figure(points: dict[str, dict]):
             continue
         lo, hi = p["edge_ci"] or (p["edge"], p["edge"])
         ax.plot([p["price"]] * 2, [max(lo, low), min(hi, high)], color="#555555", lw=1)
-        ax.plot(p["price"], p["edge"], "o", color="#2ca02c")
+        ax.plot(p["price"], p["edge"], "o", color=(colors or {}).get(name, "#2ca02c"))
         ax.annotate(name, (p["price"], p["edge"]), xytext=(p["price"] * 1.7, label_y[name]), fontsize=8,
                     va="center", arrowprops={"arrowstyle": "-", "color": "#aaaaaa", "lw": 0.5})  # fmt: skip
     unpriced = [name for name, p in points.items() if p["edge"] is None]

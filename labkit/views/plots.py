@@ -10,12 +10,22 @@ METHOD_COLORS = {
     "rl": "#d62728",
     "opd": "#2ca02c",
     "opd-topk": "#bcbd22",
-    "opd-exact": "#17becf",
+    "opd-exact": "#00441b",  # the estimator ladder in greens: sampled, top-k, exact (darkest)
     "gkd": "#9467bd",
     "const-adv": "#7f7f7f",
     "self-distill": "#e377c2",
     "teacher": "#444444",
     "student": "#ff7f0e",
+}
+# one colour per token class (labkit.studies.tokenclass), in every notebook and figure
+TOKEN_CLASS_COLORS = {
+    "style": "#9467bd",
+    "boundary": "#8c564b",
+    "digit": "#ff7f0e",
+    "carry": "#e377c2",
+    "sum": "#1f77b4",
+    "answer": "#d62728",
+    "end": "#7f7f7f",
 }
 
 

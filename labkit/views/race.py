@@ -159,7 +159,7 @@ def plateau_figure(results: dict):
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    sft = results["sft_curve_from_shipped"]
+    sft = results.get("sft_curve_from_shipped") or results["plateau_curve"]  # the latter when no race was run
     ax.plot(sft["flops"], sft["accuracy"], "o", color=METHOD_COLORS["sft"], ms=3, alpha=0.6,
             label="sft from the shipped student")  # fmt: skip
     fit = results["sft_fit"]
@@ -173,13 +173,16 @@ def plateau_figure(results: dict):
         xs = spent + np.array(curves[0]["flops"])
         ys = np.mean([c["accuracy"] for c in curves], axis=0)
         ax.plot(xs, ys, color=METHOD_COLORS.get(method), label=f"{method} from the plateau (n={len(curves)})")
-    for name, level in results["levels"].items():
+    for name, level in results.get("levels", {}).items():
         ax.axhline(level, color="#888", ls=":", lw=0.8)
         ax.text(ax.get_xlim()[0], level, f" {name}", fontsize=6, va="bottom", color="#666")
-    ax.axhline(results["teacher_accuracy"], color="#444", ls="--", lw=1, label="teacher")
+    teacher = results.get("teacher_accuracy", results.get("teacher_build_accuracy"))
+    ax.axhline(teacher, color="#444", ls="--", lw=1, label="teacher")
+    raced = bool(results["methods"])
     ax.set(xscale="log", xlabel="FLOPs from the shipped student (teacher + student)",
-           ylabel="held-out accuracy (T=1)",
-           title="the post's regime: racing from SFT's plateau")  # fmt: skip
+           ylabel="held-out accuracy (T=1)" + ("" if raced else ", build set"),
+           title="the post's regime: racing from SFT's plateau" if raced
+           else "the post's regime: SFT never reached a plateau")  # fmt: skip
     ax.legend(fontsize=6, loc="lower right")
     fig.tight_layout()
     return fig

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..studies.costs import rows_against
 from ..studies.tokenclass import CLASSES
+from .plots import METHOD_COLORS, TOKEN_CLASS_COLORS
 
 
 def silent_probability(accuracy, group_size: int):
@@ -107,7 +108,12 @@ def style_figure(section: dict, classes=("style", "boundary", "digit", "sum", "a
 
     regimes = section["regimes"]
     fig, axes = plt.subplots(2, len(regimes), figsize=(5.5 * len(regimes), 6.4), sharey="row", squeeze=False)
-    colors = {"start": "#7f7f7f", "sft": "#1f77b4", "opd": "#2ca02c", "teacher": "black"}
+    colors = {
+        "start": "#7f7f7f",
+        "sft": METHOD_COLORS["sft"],
+        "opd": METHOD_COLORS["opd"],
+        "teacher": "black",
+    }
     for col, (name, regime) in enumerate(sorted(regimes.items())):
         kinds = [k for k in classes if k in regime["opd"]]
         x = np.arange(len(kinds))
@@ -141,7 +147,8 @@ def advantage_figure(section: dict, classes=("style", "boundary", "digit", "sum"
         for kind in classes:
             values = regime["opd_advantage_over_training"].get(kind)
             if values:
-                ax.plot(np.arange(1, len(values) + 1), values, "o-", ms=3, label=kind)
+                ax.plot(np.arange(1, len(values) + 1), values, "o-", ms=3, label=kind,
+                        color=TOKEN_CLASS_COLORS.get(kind))  # fmt: skip
         ax.axhline(0, color="black", lw=0.8)
         ax.set(xlabel="tenth of training", title=name)
         ax.legend(fontsize=8)
