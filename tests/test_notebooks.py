@@ -39,6 +39,7 @@ def check_03(r):
     assert 0 < r["silent_groups"] < 1  # at this start some groups carry no signal, and some do
     assert r["tokens_per_episode"] > 10 * r["bits_per_episode"]
     assert 0 < r["decisive_tokens"] < r["tokens_per_episode"] / 3  # few tokens carry a large grade
+    assert r["yours_trained"]  # try_in_training ran RL with the worked solution in place of the lab's
     assert r["reward_end"] > r["reward_start"]
 
 

@@ -12,6 +12,12 @@ from ..studies.costs import describe
 from .plots import METHOD_COLORS
 
 
+def _is_headline_pair(row: dict) -> bool:
+    """Whether a ratio row prices sampled-token OPD against RL in FLOPs on sampled accuracy."""
+    return (row["method"], row["baseline"], row["accounting"], row.get("metric", "sampled")) == (
+        "opd", "rl", "flops", "sampled")  # fmt: skip
+
+
 def plot_comparison(summary: dict, out_dir: Path | None = None) -> dict:
     """Accuracy against FLOPs (log), wall seconds and episodes: mean over seeds with a min-max band."""
     import matplotlib.pyplot as plt
@@ -23,7 +29,7 @@ def plot_comparison(summary: dict, out_dir: Path | None = None) -> dict:
         ("seconds", "wall seconds", False),
         ("episodes", "episodes (sampled sequences)", True),
     ):
-        fig, ax = plt.subplots(figsize=(6, 3.8))
+        fig, ax = plt.subplots(figsize=(7.8, 3.8))
         for method in in_race_order(summary["methods"]):
             entry = summary["methods"][method]
             curves = entry["curves"]
@@ -35,13 +41,17 @@ def plot_comparison(summary: dict, out_dir: Path | None = None) -> dict:
             ax.plot(grid, ys.mean(0), color=color, label=f"{method} (n={len(curves)})")
             ax.fill_between(grid, ys.min(0), ys.max(0), color=color, alpha=0.15)
         ax.axhline(summary["teacher_accuracy"], color="#444", ls="--", lw=1, label="teacher")
-        ax.axhline(summary["target_accuracy"], color="#444", ls=":", lw=1, label="target")
+        ax.axhline(summary["target_accuracy"], color="#444", ls=":", lw=1, label="target (unreached by most)")
+        priced = [r for r in summary.get("ratios", []) if r.get("level") and _is_headline_pair(r)]
+        if priced:  # the level the headline's OPD / RL price is read at
+            ax.axhline(priced[0]["level"], color="#d62728", ls="-.", lw=0.8,
+                       label=f"OPD vs RL priced at {priced[0]['level']:.1%}")  # fmt: skip
         if log:
             ax.set_xscale("log")
         ax.set_xlabel(label)
-        ax.set_ylabel("held-out accuracy (T=1)")
+        ax.set_ylabel("held-out accuracy (race set, T=1)")
         ax.set_title(f"accuracy against {key}")
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside the axes
         fig.tight_layout()
         figures[key] = fig
         if out_dir is not None:
