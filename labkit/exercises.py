@@ -375,7 +375,7 @@ def check(name: str, function: Callable, trials: int = 5, verbose: bool = True) 
 
 
 @contextlib.contextmanager
-def _in_place_of(name: str, function: Callable):
+def in_place_of(name: str, function: Callable):
     """Within the block, the lab's loop calls ``function`` where it called its own ``name``."""
     if name == "token_logprobs":
         original, module, attribute = scoring.token_logprobs, scoring, "token_logprobs"
@@ -484,7 +484,7 @@ def try_in_training(name: str, function: Callable, steps: int = 50, seed: int = 
     config = TrainConfig(method=method, steps=steps, seed=seed, warmup_steps=max(1, min(10, steps // 5)),
                          group_size=4, eval_points=eval_points, eval_n=n_eval,
                          **METHOD_SETTINGS[method])  # fmt: skip
-    with _in_place_of(name, function):
+    with in_place_of(name, function):
         yours, error = _run(config, lab)
     theirs = _run(config, lab)[0] if reference else []
     return Tried(name, method, yours, theirs, error)

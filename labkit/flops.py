@@ -55,3 +55,9 @@ class ComputeLedger:
         """Charge ``tokens`` forward passes (x3 with the backward pass) of ``model`` to ``field``."""
         cost = tokens * forward_flops_per_token(model, context) * (3.0 if backward else 1.0)
         setattr(self, field, getattr(self, field) + cost)
+
+    def add_pass(self, field: str, model, sequences, backward: bool = False) -> None:
+        """Charge one parallel pass of ``model`` over ``sequences`` [B, L] to ``field``: the B * (L - 1)
+        positions that predict a next token, at a mean context of L / 2."""
+        n, length = sequences.shape
+        self.add_forward(field, model, n * (length - 1), length / 2, backward)

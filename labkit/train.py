@@ -213,8 +213,7 @@ class Trainer:
             batch.teacher_topk = objectives.teacher_topk(batch.teacher_logits, c.top_k)
             batch.teacher_logits = None
         if charge:
-            n, length = batch.sequences.shape
-            self.ledger.add_forward("teacher_scoring", self.teacher, n * (length - 1), length / 2)
+            self.ledger.add_pass("teacher_scoring", self.teacher, batch.sequences)
 
     def score_privileged(self, batch: StepBatch, charge: bool = True) -> None:
         """Self-distillation with privileged context: the student itself, shown a reference solution and a
@@ -227,8 +226,7 @@ class Trainer:
         with torch.no_grad():
             batch.teacher_logprobs = logprobs(self.student, self.tokenizer, sequences, prompts.shape[1])
         if charge:
-            n, length = sequences.shape
-            self.ledger.add_forward("self_scoring", self.student, n * (length - 1), length / 2)
+            self.ledger.add_pass("self_scoring", self.student, sequences)
 
     # -- the methods ------------------------------------------------------------------------
     def make_batch(self, step: int) -> StepBatch:
@@ -282,8 +280,7 @@ class Trainer:
         student_logprobs, logits = logprobs(
             self.student, self.tokenizer, batch.sequences, batch.prompt_length, temperature, logits=True
         )
-        n, length = batch.sequences.shape
-        self.ledger.add_forward("student_train", self.student, n * (length - 1), length / 2, backward=True)
+        self.ledger.add_pass("student_train", self.student, batch.sequences, backward=True)
         if c.method == "sft":
             return objectives.sft_loss(student_logprobs, batch.mask), logits
         if c.method in ("rl", "opd", "const-adv", "self-distill"):
@@ -308,8 +305,7 @@ class Trainer:
             _, reference_logits = logprobs(
                 self.reference, self.tokenizer, batch.sequences, batch.prompt_length, temperature, logits=True
             )
-        n, length = batch.sequences.shape
-        self.ledger.add_forward("reference", self.reference, n * (length - 1), length / 2)
+        self.ledger.add_pass("reference", self.reference, batch.sequences)
         return objectives.masked_mean(objectives.reverse_kl(logits, reference_logits), batch.mask)
 
     # -- one update -------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from labkit.exercises import (
     NO_GRADIENT,
     TEACHER_GRADIENT,
     WRONG_GRADIENT,
-    _in_place_of,
     check,
+    in_place_of,
     try_in_training,
 )
 
@@ -160,11 +160,11 @@ def test_the_lab_trains_with_the_function_put_in_place_of_its_own(lab):
         seen.append(logprobs.shape)
         return solutions.sft_loss(logprobs, mask)
 
-    with _in_place_of("sft_loss", mine):
+    with in_place_of("sft_loss", mine):
         assert objectives.sft_loss is mine
     assert objectives.sft_loss is not mine
     original = scoring.token_logprobs
-    with _in_place_of("token_logprobs", solutions.token_logprobs):
+    with in_place_of("token_logprobs", solutions.token_logprobs):
         assert scoring.token_logprobs is not original
     assert scoring.token_logprobs is original
 

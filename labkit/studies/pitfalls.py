@@ -31,6 +31,7 @@ import torch
 
 from .. import objectives
 from ..config import METHOD_SETTINGS
+from ..exercises import EXERCISES, in_place_of
 from ..scoring import logprobs
 from ..train import StepBatch, TrainConfig, Trainer
 
@@ -47,16 +48,21 @@ class ClinicTrainer(Trainer):
 
     def loss(self, batch: StepBatch):
         loss, logits = super().loss(batch)
-        if not self.first and batch.advantages is not None:
-            with torch.no_grad():
-                now = logprobs(self.student, self.tokenizer, batch.sequences, batch.prompt_length,
-                               self.config.temperature)  # fmt: skip
-            ratio = objectives.masked_mean((now.detach() - batch.sampling_logprobs).abs(), batch.mask)
-            self.first = {
-                "advantage": float(objectives.masked_mean(batch.advantages.detach(), batch.mask)),
-                "abs_log_ratio": float(ratio),
-            }
+        self.record_first(batch)
         return loss, logits
+
+    def record_first(self, batch: StepBatch) -> None:
+        """On the first step with advantages: their mean, and the mean |log ratio| between the log-probs the
+        loss scores (at the loss's temperature) and the sampler's, before any update (0 when they agree)."""
+        if self.first or batch.advantages is None:
+            return
+        with torch.no_grad():
+            now = logprobs(self.student, self.tokenizer, batch.sequences, batch.prompt_length,
+                           self.config.temperature)  # fmt: skip
+        self.first = {
+            "advantage": float(objectives.masked_mean(batch.advantages.detach(), batch.mask)),
+            "abs_log_ratio": float(objectives.masked_mean((now - batch.sampling_logprobs).abs(), batch.mask)),
+        }
 
     def update(self, loss):
         super().update(loss)
@@ -84,23 +90,18 @@ class TeacherNotStopped(ClinicTrainer):
     def score_with_teacher(self, batch, charge=True):
         batch.teacher_logprobs = logprobs(self.teacher, self.tokenizer, batch.sequences, batch.prompt_length)
         if charge:
-            n, length = batch.sequences.shape
-            self.ledger.add_forward("teacher_scoring", self.teacher, n * (length - 1), length / 2)
+            self.ledger.add_pass("teacher_scoring", self.teacher, batch.sequences)
 
     def loss(self, batch):
         c = self.config
         student_logprobs, logits = logprobs(
             self.student, self.tokenizer, batch.sequences, batch.prompt_length, c.temperature, logits=True
         )
-        n, length = batch.sequences.shape
-        self.ledger.add_forward("student_train", self.student, n * (length - 1), length / 2, backward=True)
-        advantages = -(student_logprobs - batch.teacher_logprobs) * batch.mask  # BUG: no .detach()
-        batch.advantages = advantages
+        self.ledger.add_pass("student_train", self.student, batch.sequences, backward=True)
+        batch.advantages = -(student_logprobs - batch.teacher_logprobs) * batch.mask  # BUG: no .detach()
+        self.record_first(batch)
         ratio = torch.exp(student_logprobs - batch.sampling_logprobs)
-        if not self.first:
-            self.first = {"advantage": float(objectives.masked_mean(advantages.detach(), batch.mask)),
-                          "abs_log_ratio": 0.0}  # fmt: skip
-        return -objectives.masked_mean(ratio * advantages, batch.mask), logits
+        return -objectives.masked_mean(ratio * batch.advantages, batch.mask), logits
 
 
 class StudentStopped(ClinicTrainer):
@@ -120,8 +121,7 @@ class PromptMismatch(ClinicTrainer):
         with torch.no_grad():
             batch.teacher_logprobs = logprobs(self.teacher, self.tokenizer, sequences, p - 1)
         if charge:
-            n, length = sequences.shape
-            self.ledger.add_forward("teacher_scoring", self.teacher, n * (length - 1), length / 2)
+            self.ledger.add_pass("teacher_scoring", self.teacher, sequences)
 
 
 class ZeroAdvantage(ClinicTrainer):
@@ -130,19 +130,20 @@ class ZeroAdvantage(ClinicTrainer):
         super().__init__(config, student, tokenizer, task, copy.deepcopy(student), *args, **kwargs)
 
 
+def _labels_unshifted():
+    """Within the block every scoring pass reads log p(y_t) from the logits at t, not t - 1 (the exercise's
+    named mistake, put in place of the lab's token_logprobs)."""
+    unshifted = next(f for w, f in EXERCISES["token_logprobs"].mistakes.items() if "not shifted" in w)
+    return in_place_of("token_logprobs", unshifted)
+
+
 class LabelShift(ClinicTrainer):
     def loss(self, batch):
-        from ..exercises import EXERCISES, _in_place_of
-
-        unshifted = next(f for w, f in EXERCISES["token_logprobs"].mistakes.items() if "not shifted" in w)
-        with _in_place_of("token_logprobs", unshifted):  # BUG: log p(y_t) read from the logits at t
+        with _labels_unshifted():  # BUG: log p(y_t) read from the logits at t, by the student ...
             return super().loss(batch)
 
     def score_with_teacher(self, batch, charge=True):
-        from ..exercises import EXERCISES, _in_place_of
-
-        unshifted = next(f for w, f in EXERCISES["token_logprobs"].mistakes.items() if "not shifted" in w)
-        with _in_place_of("token_logprobs", unshifted):
+        with _labels_unshifted():  # ... and by the teacher
             super().score_with_teacher(batch, charge)
 
 

@@ -8,14 +8,8 @@ from pathlib import Path
 from ..checkpoint import write_json_atomic, write_text_atomic
 from ..errors import LabkitError
 from ..studies.compare import CompareConfig, in_race_order, run_comparison, summarize
-from ..studies.costs import describe
+from ..studies.costs import describe, rows_against
 from .plots import METHOD_COLORS
-
-
-def _is_headline_pair(row: dict) -> bool:
-    """Whether a ratio row prices sampled-token OPD against RL in FLOPs on sampled accuracy."""
-    return (row["method"], row["baseline"], row["accounting"], row.get("metric", "sampled")) == (
-        "opd", "rl", "flops", "sampled")  # fmt: skip
 
 
 def plot_comparison(summary: dict, out_dir: Path | None = None) -> dict:
@@ -42,7 +36,8 @@ def plot_comparison(summary: dict, out_dir: Path | None = None) -> dict:
             ax.fill_between(grid, ys.min(0), ys.max(0), color=color, alpha=0.15)
         ax.axhline(summary["teacher_accuracy"], color="#444", ls="--", lw=1, label="teacher")
         ax.axhline(summary["target_accuracy"], color="#444", ls=":", lw=1, label="target (unreached by most)")
-        priced = [r for r in summary.get("ratios", []) if r.get("level") and _is_headline_pair(r)]
+        priced = [r for r in rows_against(summary.get("ratios", []), "rl", "sampled")
+                  if (r["method"], r["accounting"]) == ("opd", "flops") and r.get("level")]  # fmt: skip
         if priced:  # the level the headline's OPD / RL price is read at
             ax.axhline(priced[0]["level"], color="#d62728", ls="-.", lw=0.8,
                        label=f"OPD vs RL priced at {priced[0]['level']:.1%}")  # fmt: skip
