@@ -3,7 +3,8 @@
 
 ``measure`` times, in this order (each later measurement runs on the student the earlier ones updated):
 labkit's sampler against ``model.generate`` with per-token scores, for teacher and student; one labkit SFT
-update against a plain forward(labels=...)/backward/AdamW step; and one OPD step by stage. Timings are
+update against a plain forward(labels=...)/backward/AdamW step; this machine's matmul peak; and each phase of
+a step (OPD's sampling, scoring and update, SFT's teacher sampling, an evaluation) against it. Timings are
 medians over repeats after one warm-up. ``headline_profile`` reads the side-by-side benchmark's results.
 """
 
@@ -115,33 +116,6 @@ def train_step_speed(student, tokenizer, task, batch_size: int, repeats: int) ->
     }
 
 
-def opd_step_breakdown(student, teacher, tokenizer, task, repeats: int) -> dict:
-    """Median seconds of one on-policy distillation step by stage (the first step is a warm-up)."""
-    opd = Trainer(
-        TrainConfig(method="opd", batch_size=16, group_size=4),
-        student,
-        tokenizer,
-        task,
-        teacher=teacher,
-        progress=False,
-    )
-    stages = {"student_sampling": [], "teacher_scoring": [], "update": []}
-    for step in range(repeats + 1):
-        problems = opd.prompts(step + 1)
-        t0 = time.perf_counter()
-        b = opd.student_samples(problems)
-        t1 = time.perf_counter()
-        opd.score_with_teacher(b)
-        t2 = time.perf_counter()
-        b.advantages = opd.opd_advantages(b)
-        opd.update(opd.loss(b)[0])
-        t3 = time.perf_counter()
-        if step:  # skip the warm-up step
-            for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2)):
-                stages[key].append(value)
-    return {k: statistics.median(v) for k, v in stages.items()}
-
-
 def matmul_peak(threads: int, sizes=(512, 1024, 2048), repeats: int = 5) -> float:
     """This machine's fp32 matmul rate in GFLOP/s on ``threads`` threads: the best over square sizes of the
     median of ``repeats`` timed products (2 n^3 FLOPs each). The ceiling every phase is measured against."""
@@ -232,12 +206,14 @@ def measure(teacher, student, tokenizer, task, batch: int, repeats: int) -> dict
     results["sampling"] = sampling = sampling_speed(models, tokenizer, prompts, new_tokens, repeats)
     results["sampling_speedup_vs_hf_generate"] = min(v["speedup"] for v in sampling.values())
     results |= train_step_speed(student, tokenizer, task, batch, repeats)
-    results["opd_step_breakdown"] = opd_step_breakdown(student, teacher, tokenizer, task, repeats)
     threads = torch.get_num_threads()
     results["peak_gflops"] = {str(n): matmul_peak(n) for n in sorted({1, threads})}
-    results["phases"] = phase_efficiency(student, teacher, tokenizer, task, repeats,
-                                         results["peak_gflops"][str(threads)])  # fmt: skip
+    results["phases"] = phases = phase_efficiency(student, teacher, tokenizer, task, repeats,
+                                                  results["peak_gflops"][str(threads)])  # fmt: skip
     results["phases_threads"] = threads
+    # one OPD step by stage: the phases' OPD timings, not a second timing loop
+    results["opd_step_breakdown"] = {k: phases[k]["seconds"] for k in ("student_sampling", "teacher_scoring",
+                                                                       "update")}  # fmt: skip
     return results
 
 
