@@ -138,6 +138,33 @@ def test_near_the_teacher_keeps_its_shape_and_the_page_quotes_it():
     assert sampled["overlap"] is False and rows[("opd-exact", "flops")]["overlap"] is True
 
 
+def test_the_schedule_control_changes_only_the_schedule_and_the_page_quotes_it():
+    """The schedule control reruns the near-teacher race with one knob changed (a constant learning rate):
+    the same racers, seeds, budget and tuned settings; docs/results.md quotes the committed prices."""
+    from labkit.studies.costs import pair_ratio
+
+    control = json.loads((RESULTS / "schedule_control.json").read_text())
+    near = json.loads((RESULTS / "near_teacher.json").read_text())
+    for key in ("budget", "seeds", "first_seed", "eval_n", "eval_points", "methods"):
+        assert control["config"][key] == near["config"][key], key
+    for racer, entry in control["methods"].items():
+        settings = dict(entry["settings"])
+        assert settings.pop("lr_schedule") == "constant", racer
+        assert settings == {k: v for k, v in near["methods"][racer]["settings"].items() if k != "lr_schedule"}
+        assert near["methods"][racer]["settings"].get("lr_schedule", "cosine") == "cosine", racer
+    page = (DOCS / "results.md").read_text()
+    rows = {(r["method"], r["baseline"], r["accounting"]): r for r in control["schedule_control"]}
+    for pair in (("opd", "rl"), ("opd-exact", "rl")):
+        row = rows[(*pair, "flops")]
+        again = pair_ratio(control, "flops", *pair, level=row["level"])  # recomputed from the curves
+        assert abs(again["ratio"] - row["constant"]["ratio"]) < 1e-9
+        low, high = row["constant"]["ci"]
+        assert f"{row['constant']['ratio']:.2f}× ({low:.2f}–{high:.2f})" in page, pair
+        assert (
+            f"{row['cosine_short']['ratio']:.2f}×" in page and f"{row['cosine_long']['ratio']:.2f}×" in page
+        )
+
+
 def test_the_races_run_with_the_settings_the_tuning_protocol_chose():
     from labkit.studies.compare import METHOD_SETTINGS
 

@@ -228,3 +228,28 @@ def test_carry_flip_recovery_is_paired_and_reads_a_carry_per_problem(shipped):
     assert sum(result.own) / n > 0.9  # the teacher writes the step after its own correct steps
     assert not any(w and t for w, t in zip(result.takes_written, result.takes_true))
     assert sum(result.takes_written) + sum(result.takes_true) > 0.8 * n  # nearly every next step takes 0 or 1
+
+
+def test_a_mistaken_prefix_ends_after_the_first_wrong_readable_step_with_a_column_left():
+    from labkit.studies.recovery import mistaken_prefix
+
+    p = Problem(357, 489, "357+489=")  # columns 7+9, 5+8+1, 3+4+1
+    assert mistaken_prefix(p, "7+9+0=16;5+8+1=15;3+4+1=8;856", 3) == "7+9+0=16;5+8+1=15;"
+    assert mistaken_prefix(p, "9+7+0=15;5+8+0=13;3+4+1=8;835", 3) == "9+7+0=15;"  # style kept as written
+    assert mistaken_prefix(p, "7+9+0=16;5+8+1=14;3+4+1=8;846", 3) is None  # no mistake
+    assert mistaken_prefix(p, "7+9+0=16;5+8+1=14;3+4+1=9;946", 3) is None  # wrong only in the last column
+    assert mistaken_prefix(p, "7+9+0=16;5+8+1=;3+4+1=8;846", 3) is None  # the first wrong step is unreadable
+
+
+def test_the_teacher_in_the_students_states_is_measured_on_the_same_problems(shipped):
+    from labkit.studies.recovery import teacher_in_student_states
+
+    task, teacher, student, tokenizer = (shipped[k] for k in ("task", "teacher", "student", "tokenizer"))
+    home = teacher_in_student_states(teacher, student, tokenizer, task, n=96, seed=5)
+    n = len(home.after_student_mistake)
+    assert n > 5 and len(home.after_reference) == n and len(home.after_own) <= n
+    assert home.rate("after_reference") > 0.9  # the teacher writes the next step of clean text
+    # a model graded in its own mistaken states: the student after its own first mistakes does worse than the
+    # teacher does there (the measurement tells a skilled writer from an unskilled one)
+    weak = teacher_in_student_states(student, student, tokenizer, task, n=96, seed=5)
+    assert weak.rate("after_student_mistake") < home.rate("after_student_mistake")

@@ -1,14 +1,17 @@
 """Every notebook runs under papermill with quick=True, and reports sane results."""
 
+import json
+import os
 from pathlib import Path
 
 import pytest
 
-from labkit.tools.run_notebooks import OFFLINE_PARAMETERS, execute
+from labkit.tools.run_notebooks import OFFLINE_PARAMETERS, execute_side_by_side
 
 pytestmark = pytest.mark.slow  # starts processes, servers or notebooks: `make test-fast` skips it
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
 
 def check_01(r):
@@ -172,28 +175,66 @@ CHECKS = {
 }
 
 
-RECORDED: dict[str, dict] = {}  # results of this session's runs, for the determinism test
+QUICK = {"quick": True, "seed": 0, "solutions": True}
+SLOWEST_FIRST = ("05_side_by_side.ipynb", "08_when_does_it_win.ipynb", "06_continual_learning.ipynb")
+RERUN = "03_rl.ipynb"  # run twice: the same seed must record identical results
+
+
+@pytest.fixture(scope="module")
+def executed(request, tmp_path_factory):
+    """The quick runs of the notebooks this session selected, started at once side by side (one per core;
+    ``execute_side_by_side``), slowest first; each test waits for its own."""
+    selected = {item.name for item in request.session.items if item.module is request.module}
+    jobs = {}
+    names = [*SLOWEST_FIRST, *(p.name for p in NOTEBOOKS if p.name not in SLOWEST_FIRST)]
+    where = tmp_path_factory.mktemp("notebooks")
+    for name in names:
+        if f"test_notebook_executes_and_reports_sane_results[{name}]" in selected:
+            jobs[name] = (NOTEBOOK_DIR / name, where / name, {**QUICK, **OFFLINE_PARAMETERS.get(name, {})})
+    if "test_a_notebook_rerun_with_the_same_seed_records_identical_results" in selected:
+        jobs.setdefault(RERUN, (NOTEBOOK_DIR / RERUN, where / RERUN, QUICK))
+        jobs["again"] = (NOTEBOOK_DIR / RERUN, where / f"again-{RERUN}", QUICK)
+    futures, pool = execute_side_by_side(jobs)
+    yield futures
+    pool.shutdown(cancel_futures=True)
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_executes_and_reports_sane_results(notebook, tmp_path):
-    results = execute(
-        notebook,
-        tmp_path / notebook.name,
-        {"quick": True, "seed": 0, "solutions": True, **OFFLINE_PARAMETERS.get(notebook.name, {})},
-    )
-    RECORDED[notebook.name] = results
+def test_notebook_executes_and_reports_sane_results(notebook, executed):
+    results = executed[notebook.name].result()
     assert notebook.name in CHECKS, f"add a check of {notebook.name}'s recorded results to CHECKS"
     assert results, f"{notebook.name} recorded no results (call labkit.views.notebook.record)"
     CHECKS[notebook.name](results)
 
 
 @pytest.mark.notebook
-def test_a_notebook_rerun_with_the_same_seed_records_identical_results(tmp_path):
-    name = "03_rl.ipynb"
-    notebook = next(p for p in NOTEBOOKS if p.name == name)
-    parameters = {"quick": True, "seed": 0, "solutions": True}
-    first = RECORDED.get(name) or execute(notebook, tmp_path / "first.ipynb", parameters)
-    again = execute(notebook, tmp_path / "again.ipynb", parameters)
-    assert again == first
+def test_a_notebook_rerun_with_the_same_seed_records_identical_results(executed):
+    assert executed["again"].result() == executed[RERUN].result()
+
+
+def test_side_by_side_notebooks_each_get_one_core_and_their_own_results(tmp_path):
+    """The runner the suite uses: every job's kernel is kept to one core with one thread (so a notebook
+    that fans out over cores sees one), the lanes' cores differ, and each result comes back under its key."""
+    probe = tmp_path / "probe.ipynb"
+    code = (
+        "import os, torch\nfrom labkit.studies.workers import cores\n"
+        "from labkit.views.notebook import record\n"
+        "record(tag=tag, cores=cores(), threads=torch.get_num_threads(), cpu=sorted(os.sched_getaffinity(0)))"
+    )
+    cells = [{"cell_type": "code", "id": "p", "metadata": {"tags": ["parameters"]}, "source": "tag = ''",
+              "outputs": [], "execution_count": None},
+             {"cell_type": "code", "id": "r", "metadata": {}, "source": code, "outputs": [],
+              "execution_count": None}]  # fmt: skip
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    probe.write_text(json.dumps({"cells": cells, "metadata": kernel, "nbformat": 4, "nbformat_minor": 5}))
+    jobs = {tag: (probe, tmp_path / f"{tag}.ipynb", {"tag": tag}) for tag in ("a", "b")}
+    futures, pool = execute_side_by_side(jobs)
+    try:
+        results = {tag: future.result() for tag, future in futures.items()}
+    finally:
+        pool.shutdown()
+    assert {tag: r["tag"] for tag, r in results.items()} == {"a": "a", "b": "b"}
+    assert all(r["cores"] == 1 and r["threads"] == 1 and len(r["cpu"]) == 1 for r in results.values())
+    if len(os.sched_getaffinity(0)) > 1:  # two lanes: two different cores
+        assert results["a"]["cpu"] != results["b"]["cpu"]

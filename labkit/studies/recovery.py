@@ -197,3 +197,66 @@ def carry_flip_recovery(student, tokenizer, task, n: int = 512, seed: int = 0) -
         takes_written=[c == 0 for c in carries],
         takes_true=[c == 1 for c in carries],
     )
+
+
+def mistaken_prefix(problem: Problem, completion: str, digits: int) -> str | None:
+    """A sampled completion cut after its first wrong step (its separator kept), where that step is readable
+    and not the last column (so a next step is left to write); None otherwise."""
+    verdicts = check_steps(problem, completion, digits)
+    first = next((j for j, v in enumerate(verdicts) if v is not True), None)
+    if first is None or verdicts[first] is None or first >= digits - 1:
+        return None
+    if written_step(completion, first) is None:
+        return None
+    return completion[: sum(len(f) + 1 for f in split_steps(completion)[: first + 1])]
+
+
+@dataclass
+class TeacherInStudentStates:
+    """The other side of "OOD shock": OPD's teacher grades the student's text, so is it at home there? On the
+    problems where the student's sample goes wrong before its last step, the teacher's next step after the
+    student's text up to its first mistake (``after_student_mistake``), and, on the same problems at the same
+    column, after the task's reference steps (``after_reference``) and after the teacher's own correct steps
+    where it wrote them right (``after_own``: a subset of the problems)."""
+
+    after_student_mistake: list[bool]
+    after_reference: list[bool]
+    after_own: list[bool]
+
+    def rate(self, name: str) -> float:
+        outcomes = getattr(self, name)
+        return sum(outcomes) / max(1, len(outcomes))
+
+
+def teacher_in_student_states(teacher, student, tokenizer, task, n: int = 512, seed: int = 0):
+    """:class:`TeacherInStudentStates` on ``n`` held-out problems: one student sample each (T=1); where it
+    goes wrong before its last column, the teacher writes the next step after that text, after the reference
+    steps of the same length and after its own correct steps of that length (where its own sample had them).
+    "Right" is locally right (:func:`labkit.task.check_steps`): consistent with the carry as written."""
+    from ..encoding import decode_completions
+    from ..evaluate import sample_problems
+
+    problems = task.problems(n, "held_out", seed=seed)
+    texts = {
+        name: decode_completions(tokenizer, r.completion_ids, r.completion_mask)
+        for name, r in (("student", sample_problems(student, tokenizer, task, problems, seed + 1)),
+                        ("teacher", sample_problems(teacher, tokenizer, task, problems, seed + 1)))
+    }  # fmt: skip
+    mistaken = [(p, mistaken_prefix(p, t, task.digits)) for p, t in zip(problems, texts["student"])]
+    index = [i for i, (_, prefix) in enumerate(mistaken) if prefix]
+    steps = {i: len(split_steps(mistaken[i][1])) - 1 for i in index}
+    own = [(i, sampled_prefix(problems[i], texts["teacher"][i], steps[i], task.digits)) for i in index]
+    own = [(problems[i], prefix) for i, prefix in own if prefix]
+    return TeacherInStudentStates(
+        after_student_mistake=next_step_right(
+            teacher, tokenizer, task, [mistaken[i] for i in index], seed + 2
+        ),
+        after_reference=next_step_right(
+            teacher,
+            tokenizer,
+            task,
+            [(problems[i], reference_prefix(task, problems[i], steps[i])) for i in index],
+            seed + 2,
+        ),
+        after_own=next_step_right(teacher, tokenizer, task, own, seed + 2),
+    )
