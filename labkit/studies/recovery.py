@@ -217,11 +217,15 @@ class TeacherInStudentStates:
     problems where the student's sample goes wrong before its last step, the teacher's next step after the
     student's text up to its first mistake (``after_student_mistake``), and, on the same problems at the same
     column, after the task's reference steps (``after_reference``) and after the teacher's own correct steps
-    where it wrote them right (``after_own``: a subset of the problems)."""
+    where it wrote them right (``after_own``: a subset of the problems). ``true_carry`` says, per problem
+    after the student's mistake, whether the teacher's next step took the *true* carry-in where the student's
+    wrong step had written another (None where the two carries agree or the next step is unreadable): a
+    teacher that silently corrects the carry fails the local check without being lost."""
 
     after_student_mistake: list[bool]
     after_reference: list[bool]
     after_own: list[bool]
+    true_carry: list[bool | None]
 
     def rate(self, name: str) -> float:
         outcomes = getattr(self, name)
@@ -247,10 +251,20 @@ def teacher_in_student_states(teacher, student, tokenizer, task, n: int = 512, s
     steps = {i: len(split_steps(mistaken[i][1])) - 1 for i in index}
     own = [(i, sampled_prefix(problems[i], texts["teacher"][i], steps[i], task.digits)) for i in index]
     own = [(problems[i], prefix) for i, prefix in own if prefix]
+    items = [mistaken[i] for i in index]
+    written = next_steps(teacher, tokenizer, task, items, seed + 2)
+    true_carry = []
+    for (problem, prefix), text in zip(items, written):
+        j = len(split_steps(prefix)) - 1  # the next step's column; the student's mistake is in column j - 1
+        carry_written = written_step(prefix, j - 1)[3] // 10
+        carry_true = (problem.a % 10**j + problem.b % 10**j) // 10**j
+        taken = (written_step(text, j) or (None, None, None, None))[2]
+        true_carry.append(None if carry_written == carry_true or taken is None else taken == carry_true)
     return TeacherInStudentStates(
-        after_student_mistake=next_step_right(
-            teacher, tokenizer, task, [mistaken[i] for i in index], seed + 2
-        ),
+        after_student_mistake=[
+            check_steps(problem, text, task.digits)[len(split_steps(prefix)) - 1] is True
+            for (problem, prefix), text in zip(items, written)
+        ],
         after_reference=next_step_right(
             teacher,
             tokenizer,
@@ -259,4 +273,5 @@ def teacher_in_student_states(teacher, student, tokenizer, task, n: int = 512, s
             seed + 2,
         ),
         after_own=next_step_right(teacher, tokenizer, task, own, seed + 2),
+        true_carry=true_carry,
     )
