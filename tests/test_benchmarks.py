@@ -165,6 +165,32 @@ def test_the_schedule_control_changes_only_the_schedule_and_the_page_quotes_it()
         )
 
 
+def test_the_equal_rate_control_reuses_rl_and_changes_only_the_rate_and_the_page_quotes_it():
+    """Every racer of the equal-rate control runs a constant rate at RL's; RL's curves are the schedule
+    control's; docs/results.md quotes the committed prices, recomputed from the curves."""
+    from labkit.studies.costs import pair_ratio
+
+    equal = json.loads((RESULTS / "equal_rate.json").read_text())
+    control = json.loads((RESULTS / "schedule_control.json").read_text())
+    assert equal["methods"]["rl"]["curves"] == control["methods"]["rl"]["curves"]
+    rate = control["methods"]["rl"]["settings"]["learning_rate"]
+    for racer, entry in equal["methods"].items():
+        settings = dict(entry["settings"])
+        assert settings.pop("learning_rate") == rate and settings.pop("lr_schedule") == "constant", racer
+        own = {k: v for k, v in control["methods"][racer]["settings"].items()}
+        assert settings == {k: v for k, v in own.items() if k not in ("learning_rate", "lr_schedule")}, racer
+    page = (DOCS / "results.md").read_text()
+    rows = {(r["method"], r["baseline"], r["accounting"]): r for r in equal["equal_rate"]}
+    for pair in (("opd", "rl"), ("opd-exact", "rl")):
+        row = rows[(*pair, "flops")]
+        again = pair_ratio(equal, "flops", *pair, level=row["level"])
+        assert abs(again["ratio"] - row["constant_equal_rate"]["ratio"]) < 1e-9
+        low, high = row["constant_equal_rate"]["ci"]
+        assert f"{row['constant_equal_rate']['ratio']:.2f}× ({low:.2f}–{high:.2f})" in page, pair
+    near = pair_ratio(equal, "episodes", "opd-exact", "rl", level=equal["near_teacher"]["level"])
+    assert f"{near['ratio']:.2f}× RL's episodes" in page
+
+
 def test_the_races_run_with_the_settings_the_tuning_protocol_chose():
     from labkit.studies.compare import METHOD_SETTINGS
 

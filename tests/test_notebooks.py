@@ -1,4 +1,7 @@
-"""Every notebook runs under papermill with quick=True, and reports sane results."""
+"""Every notebook runs under papermill with quick=True, and reports sane results.
+
+The runs start together at the first of these tests (``conftest.executed``: side by side, one per core); each
+test waits for its own."""
 
 import json
 import os
@@ -6,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from labkit.tools.run_notebooks import OFFLINE_PARAMETERS, execute_side_by_side
+from labkit.tools.run_notebooks import execute_side_by_side
 
 pytestmark = pytest.mark.slow  # starts processes, servers or notebooks: `make test-fast` skips it
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
 def check_01(r):
@@ -175,28 +177,7 @@ CHECKS = {
 }
 
 
-QUICK = {"quick": True, "seed": 0, "solutions": True}
-SLOWEST_FIRST = ("05_side_by_side.ipynb", "08_when_does_it_win.ipynb", "06_continual_learning.ipynb")
-RERUN = "03_rl.ipynb"  # run twice: the same seed must record identical results
-
-
-@pytest.fixture(scope="module")
-def executed(request, tmp_path_factory):
-    """The quick runs of the notebooks this session selected, started at once side by side (one per core;
-    ``execute_side_by_side``), slowest first; each test waits for its own."""
-    selected = {item.name for item in request.session.items if item.module is request.module}
-    jobs = {}
-    names = [*SLOWEST_FIRST, *(p.name for p in NOTEBOOKS if p.name not in SLOWEST_FIRST)]
-    where = tmp_path_factory.mktemp("notebooks")
-    for name in names:
-        if f"test_notebook_executes_and_reports_sane_results[{name}]" in selected:
-            jobs[name] = (NOTEBOOK_DIR / name, where / name, {**QUICK, **OFFLINE_PARAMETERS.get(name, {})})
-    if "test_a_notebook_rerun_with_the_same_seed_records_identical_results" in selected:
-        jobs.setdefault(RERUN, (NOTEBOOK_DIR / RERUN, where / RERUN, QUICK))
-        jobs["again"] = (NOTEBOOK_DIR / RERUN, where / f"again-{RERUN}", QUICK)
-    futures, pool = execute_side_by_side(jobs)
-    yield futures
-    pool.shutdown(cancel_futures=True)
+RERUN = "03_rl.ipynb"  # run twice (conftest.executed): the same seed must record identical results
 
 
 @pytest.mark.notebook
