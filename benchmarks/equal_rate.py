@@ -17,7 +17,7 @@ from pathlib import Path
 
 from labkit.checkpoint import write_json_atomic
 from labkit.studies.compare import CompareConfig, merge_summaries, run_comparison, summarize
-from labkit.studies.levels import budget_agreement, final_accuracies, first_to
+from labkit.studies.levels import near_teacher_entry, priced_beside
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RACERS = ("opd", "opd-topk", "opd-exact")
@@ -47,17 +47,9 @@ if __name__ == "__main__":
     rl_only["methods"] = {"rl": control["methods"]["rl"]}
     summary = merge_summaries(rl_only, added)
     headline = json.loads((RESULTS / "side_by_side.json").read_text())
-    level = 0.9 * summary["teacher_accuracy"]
-    summary["near_teacher"] = {"level": level, "costs": first_to(summary, level),
-                               "final_accuracy": final_accuracies(summary)}  # fmt: skip
-    own_peak = {(r["method"], r["baseline"], r["accounting"]): r for r in control["schedule_control"]}
-    rows = []
-    for row in budget_agreement(headline, summary):
-        key = (row["method"], row["baseline"], row["accounting"])
-        first = {k: row[k] for k in ("method", "baseline", "accounting", "level")}
-        rows.append(
-            {**first, "constant_own_peak": own_peak[key]["constant"], "constant_equal_rate": row["long"]}
-        )
+    summary["near_teacher"] = near_teacher_entry(summary)
+    own_peak = (control["schedule_control"], "constant")
+    rows = priced_beside(headline, summary, "constant_equal_rate", {"constant_own_peak": own_peak})
     summary["equal_rate"] = rows
     write_json_atomic(RESULTS / "equal_rate.json", summary)
     for r in rows:

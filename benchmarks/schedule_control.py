@@ -18,7 +18,7 @@ from pathlib import Path
 
 from labkit.checkpoint import write_json_atomic
 from labkit.studies.compare import CompareConfig, run_comparison, summarize
-from labkit.studies.levels import NEAR_RACERS, budget_agreement, final_accuracies, first_to
+from labkit.studies.levels import NEAR_RACERS, near_teacher_entry, priced_beside
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -34,16 +34,10 @@ if __name__ == "__main__":
     summary = summarize(run_comparison(config, progress=False))
     headline = json.loads((RESULTS / "side_by_side.json").read_text())
     near = json.loads((RESULTS / "near_teacher.json").read_text())
-    level = 0.9 * summary["teacher_accuracy"]
-    summary["near_teacher"] = {"level": level, "costs": first_to(summary, level),
-                               "final_accuracy": final_accuracies(summary)}  # fmt: skip
-    cosine = {(r["method"], r["baseline"], r["accounting"]): r for r in near["budget_agreement"]}
-    rows = []
-    for row in budget_agreement(headline, summary):
-        key = (row["method"], row["baseline"], row["accounting"])
-        long = cosine[key]["long"] if key in cosine else None
-        rows.append({**{k: row[k] for k in ("method", "baseline", "accounting", "level")},
-                     "cosine_short": row["short"], "cosine_long": long, "constant": row["long"]})  # fmt: skip
+    summary["near_teacher"] = near_teacher_entry(summary)
+    cosine = near["budget_agreement"]  # the headline's price on these seeds, and the 4e12 cosine's
+    rows = priced_beside(headline, summary, "constant", {"cosine_short": (cosine, "short"),
+                                                         "cosine_long": (cosine, "long")})  # fmt: skip
     summary["schedule_control"] = rows
     write_json_atomic(RESULTS / "schedule_control.json", summary)
     for r in rows:

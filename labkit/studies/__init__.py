@@ -4,12 +4,14 @@ compare       the race: every racer from one start on one FLOP budget, over seed
 costs         what one racer costs against another, under each accounting, with bootstrap intervals
 tuning        the one tuning protocol every racer gets (benchmarks/tuning.py)
 estimators    the estimator ladder's gradients against the exact reverse-KL gradient; teacher bytes per token
-levels        prices near the teacher, and whether a price depends on the budget (benchmarks/near_teacher.py)
+levels        prices near the teacher, and whether a price depends on the budget or schedule (near_teacher.py,
+              schedule_control.py, equal_rate.py in benchmarks/)
 plateau       the post's own regime: SFT to its plateau, a race from there, the post's 9x/30x (plateau.py)
 pertoken      the teacher as a process reward model: a score for every token the student writes (04, 05)
 tokenclass    each token's job (style, digit, carry, ...): per-class entropy, KL and advantage (04, 09)
 drift         how far a student's own prefixes drift, and how errors compound after a first mistake (02, 05)
-recovery      the next step after a planted mistake, difficulty held fixed (05, benchmarks/recovery.py)
+recovery      the next step after a planted mistake, difficulty held fixed (05, benchmarks/recovery.py); the
+              teacher's next step in the student's states (04)
 forgetting    losing a skill while learning facts, and recovering it by distillation (notebook 06)
 wordproblems  a word-problem task for real hub models (notebook 07)
 recovery_runs recovery over every racer and seed, pooled with bootstrap intervals (benchmarks/recovery.py)

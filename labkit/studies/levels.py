@@ -60,3 +60,28 @@ def final_accuracies(summary: dict) -> dict:
     return {
         m: float(np.mean([c["accuracy"][-1] for c in e["curves"]])) for m, e in summary["methods"].items()
     }
+
+
+def near_teacher_entry(summary: dict, fraction: float = 0.9) -> dict:
+    """The race's level at ``fraction`` of the teacher, each racer's cost to it and final accuracy."""
+    level = fraction * summary["teacher_accuracy"]
+    return {"level": level, "costs": first_to(summary, level), "final_accuracy": final_accuracies(summary)}
+
+
+def priced_beside(headline: dict, summary: dict, name: str, earlier: dict) -> list[dict]:
+    """Each pair of ``budget_agreement(headline, summary)`` as one row: the pair and its level, this race's
+    price under ``name``, and under each key of ``earlier`` the price a committed list of rows gives the pair
+    (``{key: (rows, field)}``; None where those rows lack the pair). The controls of the near-teacher race
+    (benchmarks/schedule_control.py, equal_rate.py) set their prices beside the ones they control for."""
+    lookups = {
+        key: ({(r["method"], r["baseline"], r["accounting"]): r for r in rows}, field)
+        for key, (rows, field) in earlier.items()
+    }
+    priced = []
+    for row in budget_agreement(headline, summary):
+        pair = (row["method"], row["baseline"], row["accounting"])
+        entry = {k: row[k] for k in ("method", "baseline", "accounting", "level")}
+        for key, (lookup, field) in lookups.items():
+            entry[key] = lookup[pair][field] if pair in lookup else None
+        priced.append({**entry, name: row["long"]})
+    return priced
