@@ -27,8 +27,25 @@ if __name__ == "__main__":
     p.add_argument(
         "--methods", nargs="+", default=None, help="tune only these racers; merge into tuning.json"
     )
+    p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                   help="constant: tune for a constant rate after warm-up, into tuning_constant.json "
+                        "(the control of benchmarks/equal_rate.py; the races keep tuning.json)")  # fmt: skip
+    p.add_argument("--racers", nargs="+", default=None, help="with --schedule constant: the racers to tune")
     args = p.parse_args()
     config = CompareConfig(budget=args.budget, eval_n=args.eval_n, eval_points=8)
+    if args.schedule == "constant":
+        config.methods = tuple(args.racers or ("rl", "opd", "opd-topk", "opd-exact"))
+        tuning = tune(config, str(data_dir() / "student"), str(data_dir() / "teacher"),
+                      base={"lr_schedule": "constant"})  # fmt: skip
+        write_json_atomic(RESULTS / "tuning_constant.json", tuning)
+        for racer, entry in tuning["methods"].items():
+            print(
+                racer,
+                json.dumps(entry["chosen"]),
+                [(t["settings"], round(t["score"], 3)) for t in entry["tried"]],
+            )
+        print(json.dumps({"wall_seconds": tuning["protocol"]["wall_seconds"]}))
+        raise SystemExit(0)
     if args.methods:
         config.methods = tuple(args.methods)
     tuning = tune(config, str(data_dir() / "student"), str(data_dir() / "teacher"))

@@ -52,14 +52,17 @@ def _settings(learning_rate: float, batch_size: int) -> dict:
 
 
 def _run_grid(
-    config: CompareConfig, points: list[tuple[str, dict]], student_path, teacher_path, progress
+    config: CompareConfig, points: list[tuple[str, dict]], student_path, teacher_path, progress, base=None
 ) -> list:
-    """One tuning run per (racer, settings), side by side; each returns its curve's score."""
+    """One tuning run per (racer, settings), side by side (``base`` settings under each); each returns its
+    curve's score."""
     from .compare import curve_of
 
     jobs = []
     for racer, settings in points:
-        run_config = replace(config, methods=(racer,), settings={racer: settings}, greedy=False)
+        run_config = replace(
+            config, methods=(racer,), settings={racer: {**(base or {}), **settings}}, greedy=False
+        )
         jobs.append((racer, TUNING_SEED, run_config, student_path, teacher_path, False))
     outputs, _ = run_runs(jobs, config.workers, progress)
     tried = []
@@ -70,18 +73,25 @@ def _run_grid(
     return tried
 
 
-def tune(config: CompareConfig, student_path: str, teacher_path: str, progress: bool = True) -> dict:
-    """Run the protocol for ``config.methods`` at ``config.budget``; evaluations on the "tuning" set."""
+def tune(
+    config: CompareConfig,
+    student_path: str,
+    teacher_path: str,
+    progress: bool = True,
+    base: dict | None = None,
+) -> dict:
+    """Run the protocol for ``config.methods`` at ``config.budget``; evaluations on the "tuning" set.
+    ``base``: settings every run keeps under the grid's (``{"lr_schedule": "constant"}``: a constant rate)."""
     config = replace(config, eval_set="tuning", first_seed=TUNING_SEED).validate()
     started = time.perf_counter()
     first = [(racer, _settings(lr, bs)) for racer in config.methods
              for lr in GRID["learning_rate"] for bs in GRID["batch_size"]]  # fmt: skip
-    tried = _run_grid(config, first, student_path, teacher_path, progress)
+    tried = _run_grid(config, first, student_path, teacher_path, progress, base)
     best = {racer: choose([t for t in tried if t["racer"] == racer]) for racer in config.methods}
     extra = [(racer, _settings(EXTENSION[b["settings"]["learning_rate"]], bs)) for racer, b in best.items()
              if b["settings"]["learning_rate"] in EXTENSION for bs in GRID["batch_size"]]  # fmt: skip
     if extra:
-        tried += _run_grid(config, extra, student_path, teacher_path, progress)
+        tried += _run_grid(config, extra, student_path, teacher_path, progress, base)
     methods = {}
     for racer in config.methods:
         mine = [t for t in tried if t["racer"] == racer]
@@ -93,7 +103,7 @@ def tune(config: CompareConfig, student_path: str, teacher_path: str, progress: 
                 "eval_set": "tuning", "eval_n": config.eval_n, "budget": config.budget,
                 "score": "mean sampled accuracy over log-FLOPs from budget/100 to the budget "
                          f"({SCORE_POINTS} points)",
-                "wall_seconds": time.perf_counter() - started}  # fmt: skip
+                "base": base or {}, "wall_seconds": time.perf_counter() - started}  # fmt: skip
     return {"protocol": protocol, "methods": methods}
 
 
