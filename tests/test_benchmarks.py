@@ -191,6 +191,22 @@ def test_the_equal_rate_control_reuses_rl_and_changes_only_the_rate_and_the_page
     assert f"{near['ratio']:.2f}× RL's episodes" in page
 
 
+def test_the_constant_rate_tuning_chose_what_the_page_says_the_controls_ran():
+    """tuning_constant.json ran the one protocol with a constant rate; each racer's choice is the one a
+    control race ran (RL and sampled-token OPD: the equal-rate race; top-4, exact: the schedule control)."""
+    tuning = json.loads((RESULTS / "tuning_constant.json").read_text())
+    equal = json.loads((RESULTS / "equal_rate.json").read_text())
+    control = json.loads((RESULTS / "schedule_control.json").read_text())
+    assert tuning["protocol"]["base"] == {"lr_schedule": "constant"}
+    ran = {"rl": equal, "opd": equal, "opd-topk": control, "opd-exact": control}
+    for racer, entry in tuning["methods"].items():
+        assert max(entry["tried"], key=lambda t: t["score"])["settings"] == entry["chosen"], racer
+        assert len(entry["tried"]) >= 6, racer
+        settings = ran[racer]["methods"][racer]["settings"]
+        assert {k: settings[k] for k in entry["chosen"]} == entry["chosen"], racer
+    assert "`benchmarks/results/tuning_constant.json`" in (DOCS / "results.md").read_text()
+
+
 def test_the_races_run_with_the_settings_the_tuning_protocol_chose():
     from labkit.studies.compare import METHOD_SETTINGS
 
