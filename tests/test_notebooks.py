@@ -60,6 +60,15 @@ def check_04(r):
     assert r["identity_holds"]  # the score-function identity, checked against autograd
     assert 0 < r["one_token_cosine"] < 0.9  # one sampled token is a noisy estimate of the exact gradient
     assert 0 < r["decisive_tokens"] < 10  # a few tokens per episode carry a large grade
+    # the teacher in the student's states: the same problems and columns for the mistaken and clean prefixes
+    rates, counts = r["teacher_next_step"], r["teacher_next_step_problems"]
+    assert set(rates) == set(counts) == {"after_own", "after_reference", "after_student_mistake"}
+    assert all(0 <= v <= 1 for v in rates.values()) and counts["after_student_mistake"] > 0
+    assert counts["after_reference"] == counts["after_student_mistake"] >= counts["after_own"]
+    assert rates["after_reference"] > 0.8  # the teacher writes clean text's next step (a sanity floor)
+    assert all(v is not None and v >= 0 for v in r["teacher_next_step_entropy"].values())
+    wrote_wrong_carry, took_true_carry = r["teacher_true_carry"]
+    assert 0 <= took_true_carry <= wrote_wrong_carry <= counts["after_student_mistake"]
     assert r["yours_trained"]  # try_in_training ran OPD with the worked solution in place of the lab's
 
 

@@ -226,10 +226,16 @@ class TeacherInStudentStates:
     after_reference: list[bool]
     after_own: list[bool]
     true_carry: list[bool | None]
+    entropy: dict[str, list[float | None]]  # per kind, per problem: the teacher's entropy over its next step
 
     def rate(self, name: str) -> float:
         outcomes = getattr(self, name)
         return sum(outcomes) / max(1, len(outcomes))
+
+    def mean_entropy(self, name: str) -> float | None:
+        """The teacher's mean entropy (nats per token) over the next steps it wrote after name."""
+        values = [v for v in self.entropy[name] if v is not None]
+        return sum(values) / len(values) if values else None
 
 
 def teacher_in_student_states(teacher, student, tokenizer, task, n: int = 512, seed: int = 0):
@@ -251,27 +257,56 @@ def teacher_in_student_states(teacher, student, tokenizer, task, n: int = 512, s
     steps = {i: len(split_steps(mistaken[i][1])) - 1 for i in index}
     own = [(i, sampled_prefix(problems[i], texts["teacher"][i], steps[i], task.digits)) for i in index]
     own = [(problems[i], prefix) for i, prefix in own if prefix]
-    items = [mistaken[i] for i in index]
-    written = next_steps(teacher, tokenizer, task, items, seed + 2)
+    kinds = {
+        "after_student_mistake": [mistaken[i] for i in index],
+        "after_reference": [(problems[i], reference_prefix(task, problems[i], steps[i])) for i in index],
+        "after_own": own,
+    }
+    written = {kind: next_steps(teacher, tokenizer, task, items, seed + 2) for kind, items in kinds.items()}
+    right = {
+        kind: [check_steps(p, text, task.digits)[len(split_steps(prefix)) - 1] is True
+               for (p, prefix), text in zip(items, written[kind])]
+        for kind, items in kinds.items()
+    }  # fmt: skip
     true_carry = []
-    for (problem, prefix), text in zip(items, written):
+    for (problem, prefix), text in zip(kinds["after_student_mistake"], written["after_student_mistake"]):
         j = len(split_steps(prefix)) - 1  # the next step's column; the student's mistake is in column j - 1
         carry_written = written_step(prefix, j - 1)[3] // 10
         carry_true = (problem.a % 10**j + problem.b % 10**j) // 10**j
         taken = (written_step(text, j) or (None, None, None, None))[2]
         true_carry.append(None if carry_written == carry_true or taken is None else taken == carry_true)
-    return TeacherInStudentStates(
-        after_student_mistake=[
-            check_steps(problem, text, task.digits)[len(split_steps(prefix)) - 1] is True
-            for (problem, prefix), text in zip(items, written)
-        ],
-        after_reference=next_step_right(
-            teacher,
-            tokenizer,
-            task,
-            [(problems[i], reference_prefix(task, problems[i], steps[i])) for i in index],
-            seed + 2,
-        ),
-        after_own=next_step_right(teacher, tokenizer, task, own, seed + 2),
-        true_carry=true_carry,
-    )
+    entropy = {
+        kind: next_step_entropy(teacher, tokenizer, items, written[kind]) for kind, items in kinds.items()
+    }
+    return TeacherInStudentStates(**right, true_carry=true_carry, entropy=entropy)
+
+
+def next_step_entropy(model, tokenizer, items, written: list[str]) -> list[float | None]:
+    """For each ``(problem, prefix)`` and the text ``written`` after it (prefix included): ``model``'s mean
+    entropy in nats over the tokens of the next step written there (the step and its separator), read
+    teacher-forced on that text; None where no whole next step was written."""
+    import torch
+
+    from ..encoding import encode_prompts
+
+    out: list[float | None] = [None] * len(items)
+    by_length: dict[int, list[tuple[int, str, int]]] = {}
+    for i, ((problem, prefix), text) in enumerate(zip(items, written)):
+        fields = split_steps(text)
+        j = len(split_steps(prefix)) - 1
+        end = len(prefix) + len(fields[j]) if j < len(fields) - 1 else None
+        if end is None or end >= len(text):  # no next step, or one cut off before its separator
+            continue
+        full = problem.prompt + text[: end + 1]
+        k = len(tokenizer(text[len(prefix) : end + 1], add_special_tokens=False)["input_ids"])
+        length = len(tokenizer(full, add_special_tokens=True)["input_ids"])
+        by_length.setdefault(length, []).append((i, full, k))
+    vocab = len(tokenizer)
+    with torch.no_grad():
+        for rows in by_length.values():
+            logits = model(input_ids=encode_prompts(tokenizer, [full for _, full, _ in rows])).logits
+            logp = torch.log_softmax(logits[..., :vocab].float(), dim=-1)
+            entropy = -(logp.exp() * logp).sum(-1)  # [B, L]: the entropy of the prediction at each position
+            for row, (i, _, k) in enumerate(rows):
+                out[i] = float(entropy[row, -k - 1 : -1].mean())
+    return out
