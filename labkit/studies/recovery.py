@@ -101,7 +101,12 @@ def next_steps(model, tokenizer, task, items, seed: int = 0, temperature: float 
 def next_step_right(model, tokenizer, task, items, seed: int = 0, temperature: float = 1.0) -> list[bool]:
     """For each ``(problem, prefix)``: is the step the model writes after ``prefix`` locally right? A step cut
     off by the window is wrong."""
-    written = next_steps(model, tokenizer, task, items, seed, temperature)
+    return written_right(task, items, next_steps(model, tokenizer, task, items, seed, temperature))
+
+
+def written_right(task, items, written: list[str]) -> list[bool]:
+    """For each ``(problem, prefix)`` and the text ``written`` after it (:func:`next_steps`): is the next step
+    locally right?"""
     return [
         check_steps(problem, text, task.digits)[len(split_steps(prefix)) - 1] is True
         for (problem, prefix), text in zip(items, written)
@@ -245,6 +250,7 @@ def teacher_in_student_states(teacher, student, tokenizer, task, n: int = 512, s
     "Right" is locally right (:func:`labkit.task.check_steps`): consistent with the carry as written."""
     from ..encoding import decode_completions
     from ..evaluate import sample_problems
+    from .drift import true_carries
 
     problems = task.problems(n, "held_out", seed=seed)
     texts = {
@@ -263,16 +269,12 @@ def teacher_in_student_states(teacher, student, tokenizer, task, n: int = 512, s
         "after_own": own,
     }
     written = {kind: next_steps(teacher, tokenizer, task, items, seed + 2) for kind, items in kinds.items()}
-    right = {
-        kind: [check_steps(p, text, task.digits)[len(split_steps(prefix)) - 1] is True
-               for (p, prefix), text in zip(items, written[kind])]
-        for kind, items in kinds.items()
-    }  # fmt: skip
+    right = {kind: written_right(task, items, written[kind]) for kind, items in kinds.items()}
     true_carry = []
     for (problem, prefix), text in zip(kinds["after_student_mistake"], written["after_student_mistake"]):
         j = len(split_steps(prefix)) - 1  # the next step's column; the student's mistake is in column j - 1
         carry_written = written_step(prefix, j - 1)[3] // 10
-        carry_true = (problem.a % 10**j + problem.b % 10**j) // 10**j
+        carry_true = true_carries(problem, task.digits)[j]
         taken = (written_step(text, j) or (None, None, None, None))[2]
         true_carry.append(None if carry_written == carry_true or taken is None else taken == carry_true)
     entropy = {

@@ -115,8 +115,8 @@ def execute_side_by_side(jobs: dict, timeout: int = 1200):
     the order given (put the slowest first). ``futures[key].result()`` is what :func:`execute` returns for
     that job, or raises what it raised; shut the pool down when done (``pool.shutdown(cancel_futures=True)``).
 
-    The notebooks are small models, where a second thread on one notebook buys little and a second notebook
-    on the other core nearly doubles the rate: the test suite runs its notebooks this way. Results do not
+    The test suite runs its notebooks this way: each runs ~1.5x slower on one thread than on two, and two
+    at once finish the quick runs in ~0.7x the time of one after another (docs/speed.md). Results do not
     depend on it (each notebook seeds itself; a notebook that fans out over cores sees one).
     """
     import multiprocessing
