@@ -7,8 +7,17 @@ Every racer is tuned again from the plateau student by the headline's protocol (
 same grid, tuning seed and tuning problems) unless `--no-tune` (then the headline's settings). `--reuse`
 races from the plateau student a previous run saved in outputs/plateau/student (its curve is read back from
 its labkit.json) instead of training it again. Where SFT never plateaus within its budget, plateau.json
-records the curve, the fit and the teacher's accuracy on the same problems, and no race is run. Run alone on
-the machine: wall seconds are recorded.
+records the curve, the fit and the teacher's accuracy on the same problems, and no race is run.
+
+    .venv/bin/python benchmarks/plateau.py --start-flops 1.7e12 \
+        --finished outputs/plateau/sft_3.3e12 outputs/plateau/student
+
+races instead from the post's regime as near as this task has it: SFT continued to a fixed FLOPs (constant
+rate, then the same decay), where it still climbs; the search's no-plateau report is kept in plateau.json
+under "search". SFT's cost beyond its race is read between finished SFT models (the headline's, the
+start, and each `--finished` folder: SFT runs saved by labkit.studies.plateau.sft_to_plateau, scored on the
+race problems). `--reprice` recomputes the prices and the figure from the committed race. Run alone on the
+machine: wall seconds are recorded.
 """
 
 import argparse
@@ -20,7 +29,15 @@ from labkit.checkpoint import write_json_atomic
 from labkit.evaluate import EVAL_SETS, evaluate, held_out_set, task_of
 from labkit.models import load
 from labkit.studies.compare import CompareConfig, run_comparison, summarize
-from labkit.studies.plateau import PLATEAU_RACERS, no_plateau_report, report, sft_to_plateau
+from labkit.studies.plateau import (
+    PLATEAU_RACERS,
+    POST_START_WHAT,
+    as_start,
+    finished_models,
+    no_plateau_report,
+    report,
+    sft_to_plateau,
+)
 from labkit.studies.tuning import tune
 from labkit.views.notebook import data_dir
 from labkit.views.race import plateau_figure
@@ -28,6 +45,8 @@ from labkit.views.race import plateau_figure
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 PLATEAU_STUDENT = ROOT.parent / "outputs" / "plateau" / "student"
+POST_START = ROOT.parent / "outputs" / "plateau" / "post_start"
+
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
@@ -35,13 +54,47 @@ if __name__ == "__main__":
     p.add_argument("--budget", type=float, default=1e12)
     p.add_argument("--reuse", action="store_true")
     p.add_argument("--no-tune", action="store_true")
+    p.add_argument("--start-flops", type=float, default=None,
+                   help="race from SFT continued to this many FLOPs, then decayed")  # fmt: skip
+    p.add_argument(
+        "--finished",
+        nargs="*",
+        default=[],
+        help="finished SFT models (sft_to_plateau's folders) to fit through",
+    )
+    p.add_argument("--reprice", action="store_true", help="recompute the prices from plateau.json's race")
     args = p.parse_args()
     started = time.perf_counter()
     student, teacher = data_dir() / "student", data_dir() / "teacher"
+    headline = json.loads((RESULTS / "side_by_side.json").read_text())["methods"]["sft"]["curves"]
+    search = None
+    if args.start_flops:  # keep the search's no-plateau report beside the race
+        previous = json.loads((RESULTS / "plateau.json").read_text())
+        search = previous.get("search") or previous
+        PLATEAU_STUDENT = POST_START
+    if args.reprice:
+        plateau = as_start(
+            json.loads((PLATEAU_STUDENT / "labkit.json").read_text())["plateau"], args.start_flops
+        )
+        summary = {"methods": previous["methods"], "teacher_accuracy": previous["teacher_accuracy"],
+                   "config": previous["config"], "ratios": previous["race_ratios"],
+                   "wall_seconds": previous["race_wall_seconds"]}  # fmt: skip
+        results = report(plateau, summary, what=POST_START_WHAT)
+        results["sft_finished"] = finished_models(headline, args.finished, results["start"])
+        results = report(plateau, summary, what=POST_START_WHAT, finished=results["sft_finished"])
+        results |= {"search": search, "wall_seconds": previous["wall_seconds"], "tuning": previous["tuning"]}
+        write_json_atomic(RESULTS / "plateau.json", results)
+        plateau_figure(results).savefig(RESULTS / "plateau.png", dpi=110)
+        print(json.dumps(results["sft_fits"] or results["sft_fit"], indent=1))
+        raise SystemExit(0)
     if args.reuse:
         plateau = json.loads((PLATEAU_STUDENT / "labkit.json").read_text())["plateau"]
+    elif args.start_flops:
+        plateau = sft_to_plateau(str(student), str(teacher), PLATEAU_STUDENT, max_flops=args.start_flops)
     else:
         plateau = sft_to_plateau(str(student), str(teacher), PLATEAU_STUDENT)
+    if args.start_flops:
+        plateau = as_start(plateau, args.start_flops)
     print(json.dumps({k: plateau[k] for k in ("stopped", "wall_seconds")}), plateau["curve"]["accuracy"])
     if plateau["stopped"]["why"] == "budget":  # no plateau below the teacher: nothing to race from
         teacher_model, tokenizer = load(teacher)
@@ -60,7 +113,14 @@ if __name__ == "__main__":
         config.settings = {racer: entry["chosen"] for racer, entry in tuning["methods"].items()}
         print(json.dumps(config.settings))
     comparison = run_comparison(config, student_path=str(PLATEAU_STUDENT), progress=False)
-    results = report(plateau, summarize(comparison))
+    summary = summarize(comparison)
+    what = POST_START_WHAT if args.start_flops else None
+    results = report(plateau, summary, what=what)
+    if args.finished or args.start_flops:
+        finished = finished_models(headline, args.finished, results["start"])
+        results = report(plateau, summary, what=what, finished=finished)
+    if search is not None:
+        results["search"] = search
     results["wall_seconds"] = time.perf_counter() - started
     results["tuning"] = tuning and {"protocol": tuning["protocol"], "methods": {
         racer: {"chosen": e["chosen"], "tried": [{k: t[k] for k in ("settings", "score", "final_accuracy")}

@@ -12,6 +12,7 @@ from labkit.studies.costs import level_curve, rows_against
 from labkit.studies.estimators import QWEN_VOCAB, gradient_quality, teacher_bytes_per_token
 from labkit.studies.plateau import (
     extrapolated_sft_cost,
+    finished_fit,
     fit_flops_at,
     gain_per_doubling,
     log_linear_fit,
@@ -181,17 +182,22 @@ def test_the_plateau_rule_and_the_posts_accountings():
     fit = log_linear_fit([1e11, 1e12, 1e13], [0.6, 0.7, 0.8])
     assert fit["slope_per_decade"] == pytest.approx(0.1) and fit_flops_at(fit, 0.9) == pytest.approx(1e14)
     plateau = {"curve": {"flops": [1e12, 4e12], "student_flops": [2.5e11, 1e12]}}
-    assert extrapolated_sft_cost("post_30x", 1e14, plateau) == 1e14
-    assert extrapolated_sft_cost("post_9x", 1e14, plateau) == pytest.approx(2.5e13)
+    # the post's table counts SFT-2M's extra prompts, not its whole cost: both start at the plateau
+    assert extrapolated_sft_cost("post_30x", 1e14, plateau) == pytest.approx(1e14 - 4e12)
+    assert extrapolated_sft_cost("post_9x", 1e14, plateau) == pytest.approx((1e14 - 4e12) / 4)
     assert extrapolated_sft_cost("flops", 1e14, plateau) == pytest.approx(1e14 - 4e12)
     assert extrapolated_sft_cost("episodes", 1e14, plateau) is None
     summary = {
         "methods": {m: {"curves": [{"flops": [0, 1e12], "student_flops": [0, 3e11]}]} for m in ("sft", "opd")}
     }
-    with_post_axes(summary, plateau)
+    with_post_axes(summary)
     sft, opd = (summary["methods"][m]["curves"][0] for m in ("sft", "opd"))
-    assert sft["post_9x"] == [1e12, 1.3e12] and sft["post_30x"] == [4e12, 5e12]
+    assert sft["post_9x"] == [0, 3e11] and sft["post_30x"] == [0, 1e12]
     assert opd["post_9x"] == opd["post_30x"] == [0, 1e12]
+    finished = [{"what": w, "flops": f, "accuracy": a} for w, f, a in (("b", 1e13, 0.8), ("a", 1e11, 0.6))]
+    fit = finished_fit(finished)
+    assert fit["slope_per_decade"] == pytest.approx(0.1) and fit["points"] == 2
+    assert fit["fit_on"].index("a 60.0%") < fit["fit_on"].index("b 80.0%")
 
 
 def test_the_teacher_free_control_gives_every_sampled_token_one_negative_advantage(tiny_student, tokenizer):
@@ -237,14 +243,67 @@ def test_sft_is_extrapolated_only_beyond_its_measured_curves():
     summary = _race({"sft": 1e12, "opd": 1e10})  # SFT's seeds never reach the upper levels in the race
     summary["teacher_accuracy"] = 0.9
     plateau = {"curve": {"flops": [1e12, 4e12], "student_flops": [2.5e11, 1e12]}}
-    with_post_axes(summary, plateau)
+    with_post_axes(summary)
     far = {"slope_per_decade": 0.05, "intercept": -0.1, "points": 3, "fit_flops": [1e12, 1e13]}
     near = {"slope_per_decade": 0.5, "intercept": -5.0, "points": 3, "fit_flops": [1e12, 1e13]}
     for fit, extrapolated in ((far, True), (near, False)):
         rows = [
             r
-            for r in plateau_ratios(summary, plateau, fit, n_boot=20)
+            for r in plateau_ratios(
+                summary,
+                plateau,
+                fit,
+                n_boot=20,
+                fits={"far": far, "steeper": far | {"slope_per_decade": 0.06}},
+            )
             if r["method"] == "sft" and r["baseline"] == "opd" and r["ratio"] is None or r["extrapolated"]
         ]
         assert any(r["extrapolated"] for r in rows) == extrapolated
         assert all(r["ratio"] > 0 for r in rows if r["extrapolated"])
+        # the range over the fits holds the priced ratio; a steeper fit prices SFT cheaper, where it prices it
+        assert all(r["fit_range"][0] <= r["fit_range"][1] == r["ratio"] for r in rows if r["extrapolated"])
+        assert any(r["fit_range"][0] < r["ratio"] for r in rows if r["extrapolated"]) == extrapolated
+
+
+def test_a_tuning_transfers_only_where_its_choice_is_within_the_seeds_spread():
+    from labkit.studies.tuning import TUNING_SEED, transfer
+
+    a, b = {"learning_rate": 3e-4, "batch_size": 4}, {"learning_rate": 1e-4, "batch_size": 4}
+    small = {"learning_rate": 3e-4, "batch_size": 2}
+    committed = {"methods": {"rl": {"chosen": a, "tried": [{"settings": a, "score": 0.60},
+                                                             {"settings": b, "score": 0.55}]}}}  # fmt: skip
+    # the committed choice's own scores spread 0.02 (first) or 0.10 (second) across seeds; its gap to the
+    # second seed's best is 0.01 (within) or 0.20 (beyond)
+    for (score_a, score_b), holds in (((0.58, 0.59), True), ((0.50, 0.70), False)):
+        tried = [{"settings": a, "score": score_a}, {"settings": b, "score": score_b}]
+        second = {"methods": {"rl": {"chosen": b, "tried": tried}}}
+        extra = {"rl": {TUNING_SEED: [{"settings": small, "score": 0.61}],
+                        TUNING_SEED + 1: [{"settings": small, "score": 0.40}]}}  # fmt: skip
+        row = transfer(committed, second, extra, small_batches=(2,))["rl"]
+        assert not row["same_choice"] and row["holds"] == holds
+        assert row["seeds"][str(TUNING_SEED)]["best"] == small  # the smaller batch won on the first seed only
+        assert not row["a_smaller_batch_wins_on_both_seeds"]
+        assert row["largest_gap_to_best"] == pytest.approx(max(0.01, score_b - score_a))
+
+
+def test_sft_is_priced_between_finished_models_where_they_bracket_the_level():
+    from labkit.studies.plateau import finished_flops_at
+
+    finished = [
+        {"flops": 1e12, "accuracy": 0.7},
+        {"flops": 1e14, "accuracy": 0.9},
+        {"flops": 1e13, "accuracy": 0.8},
+    ]
+    assert finished_flops_at(finished, 0.75) == pytest.approx(10**12.5)
+    assert finished_flops_at(finished, 0.9) == pytest.approx(1e14)
+    assert finished_flops_at(finished, 0.95) is None and finished_flops_at(finished, 0.6) is None
+
+
+def test_a_start_mid_climb_never_hides_a_real_plateau():
+    from labkit.errors import LabkitError
+    from labkit.studies.plateau import as_start
+
+    started = as_start({"stopped": {"why": "budget", "step": None}, "curve": {}}, 1.7e12)
+    assert "not a plateau" in started["stopped"]["why"] and as_start(started, 1.7e12) == started
+    with pytest.raises(LabkitError, match="plateaued"):
+        as_start({"stopped": {"why": "gain 0.010 per doubling < 0.02", "step": 9}}, 1.7e12)

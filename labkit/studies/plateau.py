@@ -15,21 +15,27 @@ Every other race in the lab starts from the shipped student, an SFT warm-up stop
    plateau student by the headline's protocol, several seeds, on the race problems (labkit.studies.compare).
 3. **The fit** (:func:`log_linear_fit`): SFT accuracy against log10 FLOPs counted from the shipped student, on
    the plateau curve's last decade and the continued race's mean: what the post extrapolates with.
+   Where finished SFT models are given (:func:`finished_fit`: each trained to its budget with a decayed
+   learning rate, all scored on the race problems), the fit runs through them instead, as the post fits
+   finished SFT runs of 400K and fewer prompts.
 4. **The prices** (:func:`plateau_ratios`) at +5 and +10 points over the plateau and at 90% / 95% of the
    teacher, where reached, under the lab's accountings (costs from the plateau on) and the post's two:
 
-       post_9x    SFT's student FLOPs counted from the shipped student (its data free) over the other's
-                  teacher + student FLOPs from the plateau
-       post_30x   SFT's teacher + student FLOPs counted from the shipped student over the other's from the
-                  plateau
+       post_9x    SFT's student FLOPs from the plateau (its data free) over the other's teacher + student
+                  FLOPs from the plateau
+       post_30x   SFT's teacher + student FLOPs from the plateau over the other's
 
-   exactly as the post counts SFT-2M from the base model against on-policy distillation's increment from
-   SFT-400K. Where continued SFT does not reach a level in the race, its cost comes from the fit, marked
-   ``extrapolated`` (no interval).
+   as the post's table counts them: both methods' increments from SFT-400K (its SFT-2M row is SFT's extra
+   1.6M prompts: 3.4e21 teacher and 1.5e21 student FLOPs, exactly 4x SFT-400K's 8.5e20 and 3.8e20), so the
+   two are the lab's ``post_sft_data_free`` and ``flops`` from the plateau. Where continued SFT does not reach
+   a level in the race, its cost is read between finished SFT models (marked ``interpolated``: measured, one
+   seed each) or, beyond the best of them, off the fit (marked ``extrapolated``, as the post's SFT-2M is; no
+   interval; ``fit_range`` gives the ratio under each fit in ``fits``).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -37,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import TrainConfig
+from ..errors import LabkitError
 from ..evaluate import task_of
 from ..models import load, save
 from ..train import Trainer
@@ -53,10 +60,10 @@ COOLDOWN = 0.25
 warmup-stable-decay schedules end: the plateau student is a finished model, not a snapshot mid-noise"""
 PLATEAU_RACERS = ("sft", "opd", "opd-topk", "opd-exact", "rl")
 POST_ACCOUNTINGS = {  # labkit.studies.costs.STUDY_ACCOUNTINGS holds the same names
-    "post_9x": "sft by its student FLOPs from the shipped student (data free); the other by teacher + "
-    "student FLOPs from the plateau (the post's 9x)",
-    "post_30x": "sft by teacher + student FLOPs from the shipped student; the other by teacher + student "
-    "FLOPs from the plateau (the post's 30x)",
+    "post_9x": "sft by its student FLOPs from the plateau (data free); the other by teacher + student FLOPs "
+    "from the plateau (the post's 9x: SFT-2M's extra 1.6M prompts against OPD's increment)",
+    "post_30x": "sft by teacher + student FLOPs from the plateau; the other by teacher + student FLOPs from "
+    "the plateau (the post's 30x)",
 }
 
 
@@ -127,6 +134,41 @@ def sft_to_plateau(
     return report
 
 
+def as_start(plateau: dict, start_flops: float) -> dict:
+    """A budget-stopped :func:`sft_to_plateau` run relabelled as a race's start, "not a plateau"
+    (benchmarks/plateau.py ``--start-flops``); a run that did plateau is refused, so a real plateau is never
+    hidden."""
+    if plateau["stopped"]["why"] != "budget" and "not a plateau" not in plateau["stopped"]["why"]:
+        raise LabkitError(
+            f"SFT plateaued before {start_flops:.2g} FLOPs ({plateau['stopped']['why']}): race from there"
+        )
+    why = f"start at {start_flops:.2g} FLOPs (--start-flops), not a plateau"
+    return plateau | {"stopped": {"why": why, "step": None}}
+
+
+def finished_models(headline_curves: list[dict], folders, start: dict, eval_n: int = 1000) -> list[dict]:
+    """Finished SFT models on the race problems, for SFT's price beyond its race: the headline's SFT (its
+    curves, ``headline_curves``: a cosine schedule ends decayed), the race's ``start`` and each of ``folders``
+    (a model saved by :func:`sft_to_plateau`, its FLOPs from the shipped student in its labkit.json), scored
+    here on the first ``eval_n`` race problems."""
+    from ..evaluate import EVAL_SETS, evaluate, held_out_set
+
+    points = [
+        {"what": f"headline SFT ({len(headline_curves)} seeds)",
+         "flops": float(np.mean([c["flops"][-1] for c in headline_curves])),
+         "accuracy": float(np.mean([c["accuracy"][-1] for c in headline_curves]))},
+        {"what": "the start", "flops": start["flops_from_shipped_student"], "accuracy": start["accuracy"]},
+    ]  # fmt: skip
+    for folder in folders:
+        model, tokenizer = load(folder)
+        task = task_of(str(folder))
+        problems = held_out_set(task, eval_n, "race")
+        scored = evaluate(model, tokenizer, task, seed=EVAL_SETS["race"], problems=problems).accuracy
+        flops = json.loads((Path(folder) / "labkit.json").read_text())["plateau"]["curve"]["flops"][-1]
+        points.append({"what": f"SFT to {flops:.2g} FLOPs", "flops": flops, "accuracy": scored})
+    return points
+
+
 def log_linear_fit(xs, accuracies) -> dict:
     """accuracy = intercept + slope * log10(FLOPs), least squares; what the post extrapolates SFT with."""
     x, y = np.log10(np.asarray(xs, dtype=float)), np.asarray(accuracies, dtype=float)
@@ -148,17 +190,14 @@ def fit_flops_at(fit: dict, level: float) -> float | None:
     return float(10 ** ((level - fit["intercept"]) / fit["slope_per_decade"]))
 
 
-def with_post_axes(summary: dict, plateau: dict) -> dict:
-    """The race's curves with the post's two accountings added (see the module docstring): SFT's costs carry
-    the plateau run's own FLOPs; every other racer's start at the plateau."""
-    spent = {key: plateau["curve"][key][-1] for key in ("flops", "student_flops")}
+def with_post_axes(summary: dict) -> dict:
+    """The race's curves with the post's two accountings added (see the module docstring), every cost
+    counted from the plateau: SFT's student FLOPs (post_9x) or all its FLOPs (post_30x); every other racer's
+    teacher + student FLOPs under both."""
     for method, entry in summary["methods"].items():
         for c in entry["curves"]:
-            if method == "sft":
-                c["post_9x"] = [spent["student_flops"] + x for x in c["student_flops"]]
-                c["post_30x"] = [spent["flops"] + x for x in c["flops"]]
-            else:
-                c["post_9x"] = c["post_30x"] = list(c["flops"])
+            c["post_9x"] = list(c["student_flops"] if method == "sft" else c["flops"])
+            c["post_30x"] = list(c["flops"])
     return summary
 
 
@@ -181,9 +220,20 @@ def extrapolated_sft_cost(accounting: str, total: float, plateau: dict) -> float
     spent = plateau["curve"]["flops"][-1]
     share = plateau["curve"]["student_flops"][-1] / spent
     more = total - spent  # from the plateau on
-    costs = {"post_30x": total, "post_9x": total * share, "flops": more, "student_flops": more * share,
+    costs = {"post_30x": more, "post_9x": more * share, "flops": more, "student_flops": more * share,
              "post_sft_data_free": more * share}  # fmt: skip
     return costs.get(accounting)
+
+
+def finished_fit(points: list[dict]) -> dict:
+    """:func:`log_linear_fit` through finished SFT models (``{"flops", "accuracy"}``: FLOPs from the shipped
+    student, accuracy on the race problems), as the post extrapolates from finished SFT runs."""
+    points = sorted(points, key=lambda p: p["flops"])
+    fit = log_linear_fit([p["flops"] for p in points], [p["accuracy"] for p in points])
+    return fit | {
+        "fit_on": "finished SFT models (decayed learning rate), race problems: "
+        + ", ".join(f"{p['what']} {p['accuracy']:.1%} at {p['flops']:.2g}" for p in points)
+    }
 
 
 def _measured_end(summary: dict, plateau: dict) -> float:
@@ -193,9 +243,31 @@ def _measured_end(summary: dict, plateau: dict) -> float:
     return plateau["curve"]["flops"][-1] + race
 
 
-def plateau_ratios(summary: dict, plateau: dict, fit: dict, n_boot: int = 1000) -> list[dict]:
+def finished_flops_at(finished: list[dict], level: float) -> float | None:
+    """FLOPs from the shipped student at which finished SFT models reach ``level``: log-linear interpolation
+    between the two models around it (by FLOPs); None outside them. Measured, not extrapolated: each finished
+    model is an SFT run trained to its budget and decayed (one seed each, the headline's five)."""
+    points = sorted(finished, key=lambda p: p["flops"])
+    for lo, hi in zip(points, points[1:]):
+        if lo["accuracy"] < level <= hi["accuracy"]:
+            t = (level - lo["accuracy"]) / (hi["accuracy"] - lo["accuracy"])
+            return float(10 ** (np.log10(lo["flops"]) + t * (np.log10(hi["flops"]) - np.log10(lo["flops"]))))
+    return None
+
+
+def plateau_ratios(
+    summary: dict,
+    plateau: dict,
+    fit: dict,
+    n_boot: int = 1000,
+    fits: dict | None = None,
+    finished: list[dict] | None = None,
+) -> list[dict]:
     """Every pair of PAIRS at every level of :func:`plateau_levels`, under the lab's accountings (from the
-    plateau) and the post's two; SFT's cost from the fit where its race never reached the level."""
+    plateau) and the post's two. Where SFT's race never reached a level, its cost is read between
+    ``finished`` SFT models (:func:`finished_flops_at`, marked ``interpolated``), else off the fit (marked
+    ``extrapolated``; with ``fits``, ``fit_range`` is that ratio under each of them); either only beyond the
+    race's measured end."""
     rows = []
     for name, level in plateau_levels(summary).items():
         for method, baseline in PAIRS:
@@ -203,43 +275,80 @@ def plateau_ratios(summary: dict, plateau: dict, fit: dict, n_boot: int = 1000) 
                 continue
             for accounting in (*ACCOUNTINGS, *POST_ACCOUNTINGS):
                 row = {"method": method, "baseline": baseline, "accounting": accounting, "metric": "sampled",
-                       "level_name": name, "level": level, "extrapolated": False, "ci": None}  # fmt: skip
+                       "level_name": name, "level": level, "extrapolated": False, "interpolated": False,
+                       "ci": None}  # fmt: skip
                 row["ratio"] = point_ratio(summary, accounting, method, baseline, level)
                 base = cost_to_reach(summary["methods"][baseline], accounting, level, baseline)
                 total = fit_flops_at(fit, level)
                 if row["ratio"] is not None:
                     boot = bootstrap_ratio(summary, method, baseline, accounting, level, n_boot)
                     row["ci"], row["reached"] = boot["ci"], boot["reached"]
+                elif method == "sft" and base and (between := finished_flops_at(finished or [], level)):
+                    if between > _measured_end(summary, plateau):
+                        cost = extrapolated_sft_cost(accounting, between, plateau)
+                        if cost is not None:
+                            row |= {"ratio": cost / base, "interpolated": True}
                 elif (
                     method == "sft" and base and total is not None and total > _measured_end(summary, plateau)
                 ):
                     cost = extrapolated_sft_cost(accounting, total, plateau)
                     if cost is not None:
                         row |= {"ratio": cost / base, "extrapolated": True}
+                        other = [fit_flops_at(f, level) for f in (fits or {}).values()]
+                        end = _measured_end(summary, plateau)  # a fit placing it earlier is no price
+                        other = [
+                            extrapolated_sft_cost(accounting, t, plateau) / base
+                            for t in other
+                            if t and t > end
+                        ]
+                        if other:
+                            row["fit_range"] = [min(other + [row["ratio"]]), max(other + [row["ratio"]])]
                 rows.append(row)
     return rows
 
 
-def report(plateau: dict, summary: dict) -> dict:
+POST_START_WHAT = (
+    "the post's regime as near as this task has it: SFT on teacher samples never plateaus below the "
+    "teacher here (see 'search'), so the start is SFT continued from the shipped student to a fixed FLOPs "
+    "at its tuned constant learning rate, where it still gains a few points per doubling (the post's SFT "
+    "gained ~4.3 per doubling of data: 60% to an extrapolated 70% for 5x the prompts), then decayed; from "
+    "that student, continued SFT, OPD (sampled token), top-k, exact OPD and RL raced, each tuned again from "
+    "it by the headline's protocol; costs priced at +5/+10 points and 90/95% of the teacher; "
+    "post_9x/post_30x count both from that student, as the post's table counts SFT-2M's extra prompts "
+    "against OPD's increment from SFT-400K; SFT's cost beyond its race comes from a log-linear fit through "
+    "finished SFT models, as the post extrapolates"
+)
+
+
+def report(plateau: dict, summary: dict, what: str | None = None, finished: list[dict] | None = None) -> dict:
     """plateau.json: the plateau run, the race from it (with the post's accountings), SFT's log-linear fit
-    over the last decade of its whole curve from the shipped student, and :func:`plateau_ratios`."""
-    summary = with_post_axes(summary, plateau)
+    (through ``finished`` SFT models where given, see :func:`finished_fit`; else over the last decade of its
+    whole curve from the shipped student), and :func:`plateau_ratios`. ``what`` replaces the description
+    where the start is not a plateau (:data:`POST_START_WHAT`)."""
+    summary = with_post_axes(summary)
     spent = plateau["curve"]["flops"][-1]
     race_sft = summary["methods"]["sft"]["curves"]
     xs = list(plateau["curve"]["flops"]) + [spent + x for x in race_sft[0]["flops"][1:]]
     ys = list(plateau["curve"]["accuracy"]) + list(np.mean([c["accuracy"][1:] for c in race_sft], axis=0))
-    fit = last_decade_fit(xs, ys)
-    fit["fit_on"] = (
-        "SFT accuracy against log10 FLOPs from the shipped student over the last decade of its curve: the "
-        "plateau run (build problems), then the continued race's mean (race problems)"
-    )
+    fits = None
+    if finished:
+        fit = finished_fit(finished)
+        last = sorted(finished, key=lambda p: p["flops"])[-2:]
+        fits = {"all finished models": fit, "the two largest": finished_fit(last)}
+    else:
+        fit = last_decade_fit(xs, ys)
+        fit["fit_on"] = (
+            "SFT accuracy against log10 FLOPs from the shipped student over the last decade of its curve: "
+            "the plateau run (build problems), then the continued race's mean (race problems)"
+        )
     starts = [c["accuracy"][0] for e in summary["methods"].values() for c in e["curves"]]
     return {
-        "what": "the post's regime: SFT on teacher samples continued to its plateau (gain under 2 points "
+        "what": what
+        or "the post's regime: SFT on teacher samples continued to its plateau (gain under 2 points "
         "per doubling of FLOPs), then continued SFT, OPD (sampled token), top-k, exact OPD and RL raced from "
         "that student, each tuned again from it by the headline's protocol; costs priced at +5/+10 points "
-        "and 90/95% of the teacher; post_9x/post_30x count SFT from the shipped student as the post counts "
-        "SFT-2M from its base",
+        "and 90/95% of the teacher; post_9x/post_30x count both from the plateau, as the post's table counts "
+        "SFT-2M's extra prompts against OPD's increment from SFT-400K",
         "start": {"accuracy": float(np.mean(starts)), "build_accuracy": plateau["curve"]["accuracy"][-1],
                   "sft_gain_per_doubling": plateau["cooldown"]["gain_at_stop"],
                   "flops_from_shipped_student": spent, "stopped": plateau["stopped"],
@@ -249,7 +358,9 @@ def report(plateau: dict, summary: dict) -> dict:
         "sft_fit": fit, "sft_curve_from_shipped": {"flops": xs, "accuracy": ys},
         "teacher_accuracy": summary["teacher_accuracy"], "levels": plateau_levels(summary),
         "config": summary["config"], "methods": summary["methods"], "post_accountings": POST_ACCOUNTINGS,
-        "ratios": plateau_ratios(summary, plateau, fit), "race_ratios": summary["ratios"],
+        "sft_finished": finished or [], "sft_fits": fits or {},
+        "ratios": plateau_ratios(summary, plateau, fit, fits=fits, finished=finished),
+        "race_ratios": summary["ratios"],
         "race_wall_seconds": summary["wall_seconds"],
     }  # fmt: skip
 

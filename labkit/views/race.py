@@ -165,19 +165,32 @@ def plateau_figure(results: dict):
 
     fig, ax = plt.subplots(figsize=(6.4, 4))
     sft = results.get("sft_curve_from_shipped") or results["plateau_curve"]  # the latter when no race was run
-    ax.plot(sft["flops"], sft["accuracy"], "o", color=METHOD_COLORS["sft"], ms=3, alpha=0.6,
-            label="sft from the shipped student")  # fmt: skip
+    label = "sft to the start, then its race" if results["methods"] else "sft from the shipped student"
+    ax.plot(sft["flops"], sft["accuracy"], "o", color=METHOD_COLORS["sft"], ms=3, alpha=0.6, label=label)
     fit = results["sft_fit"]
     grid = np.logspace(np.log10(fit["fit_flops"][0]), np.log10(fit["fit_flops"][1]) + 1, 30)
     line = fit["intercept"] + fit["slope_per_decade"] * np.log10(grid)
+    grid, line = grid[line <= 1.0], line[line <= 1.0]  # the extrapolation ends at 100%
     ax.plot(grid, line, "--", color=METHOD_COLORS["sft"], lw=1,
             label=f"log-linear fit ({fit['slope_per_decade']:.1%}/decade)")  # fmt: skip
     spent = results["start"]["flops_from_shipped_student"]
+    mid_climb = "not a plateau" in str(results["start"].get("stopped", {}).get("why"))
+    search = results.get("search")
+    if search:  # SFT's own continuation past the start: the no-plateau search (one seed, build problems)
+        curve = search["plateau_curve"]
+        later = [i for i, x in enumerate(curve["flops"]) if x > spent]
+        ax.plot([curve["flops"][i] for i in later], [curve["accuracy"][i] for i in later], "o", mfc="none",
+                color=METHOD_COLORS["sft"], ms=4, label="sft continued (1 seed, build set)")  # fmt: skip
+    finished = results.get("sft_finished") or []
+    if finished:  # what SFT's extrapolation is fitted through
+        xs, ys = [f["flops"] for f in finished], [f["accuracy"] for f in finished]
+        ax.plot(xs, ys, "*", color=METHOD_COLORS["sft"], ms=9, label="finished SFT models (race set)")
+    start = "the start" if mid_climb else "the plateau"
     for method in in_race_order(results["methods"]):
         curves = results["methods"][method]["curves"]
         xs = spent + np.array(curves[0]["flops"])
         ys = np.mean([c["accuracy"] for c in curves], axis=0)
-        ax.plot(xs, ys, color=METHOD_COLORS.get(method), label=f"{method} from the plateau (n={len(curves)})")
+        ax.plot(xs, ys, color=METHOD_COLORS.get(method), label=f"{method} from {start} (n={len(curves)})")
     for name, level in results.get("levels", {}).items():
         ax.axhline(level, color="#888", ls=":", lw=0.8)
         ax.text(ax.get_xlim()[0], level, f" {name}", fontsize=6, va="bottom", color="#666")
@@ -186,7 +199,8 @@ def plateau_figure(results: dict):
     raced = bool(results["methods"])
     ax.set(xscale="log", xlabel="FLOPs from the shipped student (teacher + student)",
            ylabel="held-out accuracy (T=1)" + ("" if raced else ", build set"),
-           title="the post's regime: racing from SFT's plateau" if raced
+           title=("the post's regime, nearest here: racing from SFT mid-climb" if mid_climb
+                  else "the post's regime: racing from SFT's plateau") if raced
            else "the post's regime: SFT never reached a plateau")  # fmt: skip
     ax.legend(fontsize=6, loc="lower right")
     fig.tight_layout()
