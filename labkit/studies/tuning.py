@@ -52,7 +52,13 @@ def _settings(learning_rate: float, batch_size: int) -> dict:
 
 
 def _run_grid(
-    config: CompareConfig, points: list[tuple[str, dict]], student_path, teacher_path, progress, base=None
+    config: CompareConfig,
+    points: list[tuple[str, dict]],
+    student_path,
+    teacher_path,
+    progress,
+    base=None,
+    seed: int = TUNING_SEED,
 ) -> list:
     """One tuning run per (racer, settings), side by side (``base`` settings under each); each returns its
     curve's score."""
@@ -63,11 +69,11 @@ def _run_grid(
         run_config = replace(
             config, methods=(racer,), settings={racer: {**(base or {}), **settings}}, greedy=False
         )
-        jobs.append((racer, TUNING_SEED, run_config, student_path, teacher_path, False))
+        jobs.append((racer, seed, run_config, student_path, teacher_path, False))
     outputs, _ = run_runs(jobs, config.workers, progress)
     tried = []
     for (racer, settings), (result, _, _) in zip(points, outputs):
-        curve = curve_of(result, TUNING_SEED)
+        curve = curve_of(result, seed)
         tried.append({"racer": racer, "settings": settings, "score": curve_score(curve, config.budget),
                       "final_accuracy": curve["accuracy"][-1], "curve": curve})  # fmt: skip
     return tried
@@ -79,19 +85,21 @@ def tune(
     teacher_path: str,
     progress: bool = True,
     base: dict | None = None,
+    seed: int = TUNING_SEED,
 ) -> dict:
     """Run the protocol for ``config.methods`` at ``config.budget``; evaluations on the "tuning" set.
-    ``base``: settings every run keeps under the grid's (``{"lr_schedule": "constant"}``: a constant rate)."""
-    config = replace(config, eval_set="tuning", first_seed=TUNING_SEED).validate()
+    ``base``: settings every run keeps under the grid's (``{"lr_schedule": "constant"}``: a constant rate).
+    ``seed``: another tuning seed (benchmarks/tuning_transfer.py: does the choice hold on a second one?)."""
+    config = replace(config, eval_set="tuning", first_seed=seed).validate()
     started = time.perf_counter()
     first = [(racer, _settings(lr, bs)) for racer in config.methods
              for lr in GRID["learning_rate"] for bs in GRID["batch_size"]]  # fmt: skip
-    tried = _run_grid(config, first, student_path, teacher_path, progress, base)
+    tried = _run_grid(config, first, student_path, teacher_path, progress, base, seed)
     best = {racer: choose([t for t in tried if t["racer"] == racer]) for racer in config.methods}
     extra = [(racer, _settings(EXTENSION[b["settings"]["learning_rate"]], bs)) for racer, b in best.items()
              if b["settings"]["learning_rate"] in EXTENSION for bs in GRID["batch_size"]]  # fmt: skip
     if extra:
-        tried += _run_grid(config, extra, student_path, teacher_path, progress, base)
+        tried += _run_grid(config, extra, student_path, teacher_path, progress, base, seed)
     methods = {}
     for racer in config.methods:
         mine = [t for t in tried if t["racer"] == racer]
@@ -99,7 +107,7 @@ def tune(
         methods[racer] = {"base": RACERS[racer],
                           "tried": [{k: v for k, v in t.items() if k != "racer"} for t in mine],
                           "chosen": chosen["settings"]}  # fmt: skip
-    protocol = {"grid": GRID, "extension": {str(k): v for k, v in EXTENSION.items()}, "seed": TUNING_SEED,
+    protocol = {"grid": GRID, "extension": {str(k): v for k, v in EXTENSION.items()}, "seed": seed,
                 "eval_set": "tuning", "eval_n": config.eval_n, "budget": config.budget,
                 "score": "mean sampled accuracy over log-FLOPs from budget/100 to the budget "
                          f"({SCORE_POINTS} points)",
@@ -128,3 +136,50 @@ def merge_tuning(committed: dict, added: dict) -> dict:
 def json_equal(a, b) -> bool:
     """Whether two values are equal once written as JSON (tuples and lists alike, float keys as strings)."""
     return json.loads(json.dumps(a)) == json.loads(json.dumps(b))
+
+
+def _score_of(tried: list[dict], settings: dict) -> float | None:
+    return next((t["score"] for t in tried if t["settings"] == settings), None)
+
+
+def transfer(committed: dict, second: dict, small: dict, small_batches=(1, 2)) -> dict:
+    """Does a tuning transfer (benchmarks/tuning_transfer.py)? Per racer of ``second`` (the protocol rerun on
+    seed ``TUNING_SEED + 1``): the committed and the second seed's choices; on each seed the best settings
+    tried, the committed settings' score against it, and ``small`` (``{racer: {seed: tried}}``: the committed
+    learning rate at ``small_batches`` prompts per step). The choice ``holds`` where its largest gap to a
+    seed's best is within the spread of its own score across the two seeds."""
+    out = {}
+    for racer, entry in second["methods"].items():
+        chosen = committed["methods"][racer]["chosen"]
+        seeds = {TUNING_SEED: committed["methods"][racer]["tried"], TUNING_SEED + 1: entry["tried"]}
+        for seed, rows in small[racer].items():
+            seeds[seed] = seeds[seed] + rows
+        per_seed = {}
+        for seed, tried in seeds.items():
+            best = max(tried, key=lambda t: t["score"])
+            per_seed[str(seed)] = {
+                "best": best["settings"],
+                "best_score": best["score"],
+                "chosen_score": _score_of(tried, chosen),
+                "small_batches": {
+                    str(b): _score_of(tried, {**chosen, "batch_size": b}) for b in small_batches
+                },
+            }
+        gaps = [
+            s["best_score"] - s["chosen_score"] for s in per_seed.values() if s["chosen_score"] is not None
+        ]
+        own = [s["chosen_score"] for s in per_seed.values() if s["chosen_score"] is not None]
+        out[racer] = {
+            "chosen": chosen,
+            "chosen_on_second_seed": entry["chosen"],
+            "same_choice": entry["chosen"] == chosen,
+            "seeds": per_seed,
+            "largest_gap_to_best": float(max(gaps)),
+            "seed_spread_of_chosen": float(np.ptp(own)),
+            "holds": bool(max(gaps) <= np.ptp(own)),
+            "a_smaller_batch_wins_on_both_seeds": all(
+                any((s["small_batches"][str(b)] or 0) > s["best_score"] - 1e-12 for b in small_batches)
+                for s in per_seed.values()
+            ),
+        }
+    return out
