@@ -149,11 +149,18 @@ def test_the_posts_regime_race_is_priced_as_the_page_and_readme_say():
                 extrapolated_sft_cost(accounting, line, plateau) / base,
             )
     page, readme = (DOCS / "results.md").read_text(), (ROOT / "README.md").read_text()
-    for accounting in ("post_30x", "post_9x"):
-        low, high = sorted(priced[accounting, b][0] for b in ("opd-exact", "opd-topk"))
-        assert f"{low:.1f}–{high:.1f}×" in page and f"{low:.1f}–{high:.1f}×" in readme, accounting
-        assert f"{priced[accounting, 'opd-exact'][1]:.1f}×" in readme
+    exact, topk = (priced["post_30x", b][0] for b in ("opd-exact", "opd-topk"))
+    assert f"{exact:.1f}× and {topk:.1f}× less compute" in readme
+    assert f"exact OPD {exact:.1f}×, top-4 {topk:.1f}×" in page
+    low, high = sorted(priced["post_9x", b][0] for b in ("opd-exact", "opd-topk"))
+    assert f"{low:.1f}–{high:.1f}×" in page and f"{low:.1f}–{high:.1f}×" in readme
+    line30, line9 = priced["post_30x", "opd-exact"][1], priced["post_9x", "opd-exact"][1]  # the straight line
+    assert (
+        f"{line30:.1f}× and {line9:.1f}×" in readme and f"{line30:.1f}× (30×) and {line9:.1f}× (9×)" in page
+    )
     assert f"{results['start']['accuracy']:.1%}" in readme
+    longest = max(results["sft_finished"], key=lambda f: f["flops"])
+    assert f"SFT reaches {longest['accuracy']:.1%}" in readme
     from labkit.views.tables import plateau_table
 
     table = plateau_table(results)
