@@ -191,9 +191,14 @@ def plateau_figure(results: dict):
         xs = spent + np.array(curves[0]["flops"])
         ys = np.mean([c["accuracy"] for c in curves], axis=0)
         ax.plot(xs, ys, color=METHOD_COLORS.get(method), label=f"{method} from {start} (n={len(curves)})")
-    for name, level in results.get("levels", {}).items():
+    lines: dict[float, list[str]] = {}  # levels within half a point share one line and one label
+    for name, level in sorted(results.get("levels", {}).items(), key=lambda item: item[1]):
+        near = next((y for y in lines if abs(y - level) < 0.005), level)
+        lines.setdefault(near, []).append(name)
+    for level, names in lines.items():
         ax.axhline(level, color="#888", ls=":", lw=0.8)
-        ax.text(ax.get_xlim()[0], level, f" {name}", fontsize=6, va="bottom", color="#666")
+        label = f" {' / '.join(names)}"
+        ax.text(0.01, level, label, fontsize=6, va="bottom", color="#666", transform=ax.get_yaxis_transform())
     teacher = results.get("teacher_accuracy", results.get("teacher_build_accuracy"))
     ax.axhline(teacher, color="#444", ls="--", lw=1, label="teacher")
     raced = bool(results["methods"])
