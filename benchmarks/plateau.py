@@ -35,10 +35,11 @@ from labkit.studies.plateau import (
     as_start,
     finished_models,
     no_plateau_report,
+    race_start,
     report,
     sft_to_plateau,
 )
-from labkit.studies.tuning import tune
+from labkit.studies.tuning import tune, without_curves
 from labkit.views.notebook import data_dir
 from labkit.views.race import plateau_figure
 
@@ -64,6 +65,8 @@ if __name__ == "__main__":
     )
     p.add_argument("--reprice", action="store_true", help="recompute the prices from plateau.json's race")
     args = p.parse_args()
+    if args.reprice and not args.start_flops:
+        p.error("--reprice recomputes a race from a start: give its --start-flops too")
     started = time.perf_counter()
     student, teacher = data_dir() / "student", data_dir() / "teacher"
     headline = json.loads((RESULTS / "side_by_side.json").read_text())["methods"]["sft"]["curves"]
@@ -72,22 +75,7 @@ if __name__ == "__main__":
         previous = json.loads((RESULTS / "plateau.json").read_text())
         search = previous.get("search") or previous
         PLATEAU_STUDENT = POST_START
-    if args.reprice:
-        plateau = as_start(
-            json.loads((PLATEAU_STUDENT / "labkit.json").read_text())["plateau"], args.start_flops
-        )
-        summary = {"methods": previous["methods"], "teacher_accuracy": previous["teacher_accuracy"],
-                   "config": previous["config"], "ratios": previous["race_ratios"],
-                   "wall_seconds": previous["race_wall_seconds"]}  # fmt: skip
-        results = report(plateau, summary, what=POST_START_WHAT)
-        results["sft_finished"] = finished_models(headline, args.finished, results["start"])
-        results = report(plateau, summary, what=POST_START_WHAT, finished=results["sft_finished"])
-        results |= {"search": search, "wall_seconds": previous["wall_seconds"], "tuning": previous["tuning"]}
-        write_json_atomic(RESULTS / "plateau.json", results)
-        plateau_figure(results).savefig(RESULTS / "plateau.png", dpi=110)
-        print(json.dumps(results["sft_fits"] or results["sft_fit"], indent=1))
-        raise SystemExit(0)
-    if args.reuse:
+    if args.reuse or args.reprice:
         plateau = json.loads((PLATEAU_STUDENT / "labkit.json").read_text())["plateau"]
     elif args.start_flops:
         plateau = sft_to_plateau(str(student), str(teacher), PLATEAU_STUDENT, max_flops=args.start_flops)
@@ -105,34 +93,36 @@ if __name__ == "__main__":
         write_json_atomic(RESULTS / "plateau.json", no_plateau_report(plateau, on_build))
         print(json.dumps({"no_plateau": plateau["curve"]["accuracy"][-1], "teacher_on_build": on_build}))
         raise SystemExit(0)
-    config = CompareConfig(budget=args.budget, seeds=args.seeds, methods=PLATEAU_RACERS)
-    tuning = None
-    if not args.no_tune:
-        grid = CompareConfig(budget=args.budget, methods=PLATEAU_RACERS, eval_n=500, eval_points=8)
-        tuning = tune(grid, str(PLATEAU_STUDENT), str(teacher), progress=False)
-        config.settings = {racer: entry["chosen"] for racer, entry in tuning["methods"].items()}
-        print(json.dumps(config.settings))
-    comparison = run_comparison(config, student_path=str(PLATEAU_STUDENT), progress=False)
-    summary = summarize(comparison)
-    what = POST_START_WHAT if args.start_flops else None
-    results = report(plateau, summary, what=what)
+    if args.reprice:  # the committed race, priced again
+        summary = {"methods": previous["methods"], "teacher_accuracy": previous["teacher_accuracy"],
+                   "config": previous["config"], "ratios": previous["race_ratios"],
+                   "wall_seconds": previous["race_wall_seconds"]}  # fmt: skip
+        tuning, wall_seconds = previous["tuning"], previous["wall_seconds"]
+    else:
+        config = CompareConfig(budget=args.budget, seeds=args.seeds, methods=PLATEAU_RACERS)
+        tuning = None
+        if not args.no_tune:
+            grid = CompareConfig(budget=args.budget, methods=PLATEAU_RACERS, eval_n=500, eval_points=8)
+            tuned = tune(grid, str(PLATEAU_STUDENT), str(teacher), progress=False)
+            config.settings = {racer: entry["chosen"] for racer, entry in tuned["methods"].items()}
+            print(json.dumps(config.settings))
+            tuning = without_curves(tuned)
+        summary = summarize(run_comparison(config, student_path=str(PLATEAU_STUDENT), progress=False))
+        wall_seconds = None
+    finished = None
     if args.finished or args.start_flops:
-        finished = finished_models(headline, args.finished, results["start"])
-        results = report(plateau, summary, what=what, finished=finished)
+        finished = finished_models(headline, args.finished, race_start(plateau, summary))
+    results = report(plateau, summary, what=POST_START_WHAT if args.start_flops else None, finished=finished)
     if search is not None:
         results["search"] = search
-    results["wall_seconds"] = time.perf_counter() - started
-    results["tuning"] = tuning and {"protocol": tuning["protocol"], "methods": {
-        racer: {"chosen": e["chosen"], "tried": [{k: t[k] for k in ("settings", "score", "final_accuracy")}
-                                                 for t in e["tried"]]}
-        for racer, e in tuning["methods"].items()}}  # fmt: skip
-    ratios = results["ratios"]
+    results["wall_seconds"] = wall_seconds or time.perf_counter() - started
+    results["tuning"] = tuning
     write_json_atomic(RESULTS / "plateau.json", results)
     plateau_figure(results).savefig(RESULTS / "plateau.png", dpi=110)
-    for row in ratios:
+    for row in results["ratios"]:
         if row["accounting"] in ("flops", "episodes", "post_9x", "post_30x") and row["ratio"] is not None:
             ci = row["ci"] and f"({row['ci'][0]:.2f}-{row['ci'][1]:.2f})"
-            extra = " extrapolated" if row["extrapolated"] else ""
+            how = " extrapolated" if row["extrapolated"] else " finished SFT" if row["interpolated"] else ""
             print(f"{row['level_name']:>15} {row['method']}/{row['baseline']} {row['accounting']}: "
-                  f"{row['ratio']:.2f} {ci or ''}{extra}")  # fmt: skip
+                  f"{row['ratio']:.2f} {ci or ''}{how}")  # fmt: skip
     print(json.dumps({"wall_seconds": results["wall_seconds"]}))

@@ -16,11 +16,12 @@ A racer's choice "holds" where the committed settings score within the two seeds
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from labkit.checkpoint import write_json_atomic
 from labkit.studies.compare import CompareConfig
-from labkit.studies.tuning import TUNING_SEED, _run_grid, transfer, tune
+from labkit.studies.tuning import KEPT, TUNING_SEED, run_grid, transfer, tune, without_curves
 from labkit.views.notebook import data_dir
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -39,8 +40,7 @@ if __name__ == "__main__":
     student, teacher = str(data_dir() / "student"), str(data_dir() / "teacher")
     second = tune(config, student, teacher, progress=False, seed=TUNING_SEED + 1)
     print(json.dumps({r: e["chosen"] for r, e in second["methods"].items()}), flush=True)
-    tuning_config = CompareConfig(budget=protocol["budget"], eval_n=protocol["eval_n"], eval_points=8,
-                                  eval_set="tuning").validate()  # fmt: skip
+    tuning_config = replace(config, eval_set="tuning").validate()  # tune's own runs' config, for extra runs
     small = {racer: {} for racer in args.racers}
     for seed in (TUNING_SEED, TUNING_SEED + 1):
         points = [(r, {**committed["methods"][r]["chosen"], "batch_size": b}) for r in args.racers
@@ -49,17 +49,14 @@ if __name__ == "__main__":
             chosen = committed["methods"][r]["chosen"]
             if all(t["settings"] != chosen for t in second["methods"][r]["tried"]):
                 points.append((r, chosen))
-        tried = _run_grid(tuning_config, points, student, teacher, False, seed=seed)
+        tried = run_grid(tuning_config, points, student, teacher, False, seed=seed)
         for t in tried:
-            small[t["racer"]][seed] = small[t["racer"]].get(seed, []) + [
-                {k: t[k] for k in ("settings", "score", "final_accuracy")}
-            ]
+            small[t["racer"]].setdefault(seed, []).append({k: t[k] for k in KEPT})
     results = {
         "what": "the committed tuning (tuning.json, seed 1000) checked on a second tuning seed (the whole "
         "protocol again) and at 1 and 2 prompts per step (each racer's chosen learning rate, both seeds)",
         "protocol": {**second["protocol"], "small_batches": SMALL_BATCHES},
-        "second_seed": {r: {"chosen": e["chosen"], "tried": [{k: t[k] for k in ("settings", "score",
-                            "final_accuracy")} for t in e["tried"]]} for r, e in second["methods"].items()},
+        "second_seed": without_curves(second)["methods"],
         "extra_runs": {r: {str(s): rows for s, rows in v.items()} for r, v in small.items()},
         "transfer": transfer(committed, second, small, SMALL_BATCHES),
         "wall_seconds": time.perf_counter() - started,

@@ -134,15 +134,24 @@ def sft_to_plateau(
     return report
 
 
+MID_CLIMB = "not a plateau"
+"""what a start's ``stopped["why"]`` ends with where :func:`as_start` relabelled a budget-stopped run"""
+
+
+def started_mid_climb(start: dict) -> bool:
+    """Whether a race's start (plateau.json ``start``) is SFT stopped at a fixed FLOPs, not at a plateau."""
+    return str(start.get("stopped", {}).get("why", "")).endswith(MID_CLIMB)
+
+
 def as_start(plateau: dict, start_flops: float) -> dict:
     """A budget-stopped :func:`sft_to_plateau` run relabelled as a race's start, "not a plateau"
     (benchmarks/plateau.py ``--start-flops``); a run that did plateau is refused, so a real plateau is never
     hidden."""
-    if plateau["stopped"]["why"] != "budget" and "not a plateau" not in plateau["stopped"]["why"]:
+    if plateau["stopped"]["why"] != "budget" and not started_mid_climb(plateau):
         raise LabkitError(
             f"SFT plateaued before {start_flops:.2g} FLOPs ({plateau['stopped']['why']}): race from there"
         )
-    why = f"start at {start_flops:.2g} FLOPs (--start-flops), not a plateau"
+    why = f"start at {start_flops:.2g} FLOPs (--start-flops), {MID_CLIMB}"
     return plateau | {"stopped": {"why": why, "step": None}}
 
 
@@ -268,7 +277,7 @@ def plateau_ratios(
     ``finished`` SFT models (:func:`finished_flops_at`, marked ``interpolated``), else off the fit (marked
     ``extrapolated``; with ``fits``, ``fit_range`` is that ratio under each of them); either only beyond the
     race's measured end."""
-    rows = []
+    rows, end = [], _measured_end(summary, plateau)  # SFT is priced off its race only beyond its end
     for name, level in plateau_levels(summary).items():
         for method, baseline in PAIRS:
             if method not in summary["methods"] or baseline not in summary["methods"]:
@@ -284,18 +293,15 @@ def plateau_ratios(
                     boot = bootstrap_ratio(summary, method, baseline, accounting, level, n_boot)
                     row["ci"], row["reached"] = boot["ci"], boot["reached"]
                 elif method == "sft" and base and (between := finished_flops_at(finished or [], level)):
-                    if between > _measured_end(summary, plateau):
+                    if between > end:
                         cost = extrapolated_sft_cost(accounting, between, plateau)
                         if cost is not None:
                             row |= {"ratio": cost / base, "interpolated": True}
-                elif (
-                    method == "sft" and base and total is not None and total > _measured_end(summary, plateau)
-                ):
+                elif method == "sft" and base and total is not None and total > end:
                     cost = extrapolated_sft_cost(accounting, total, plateau)
                     if cost is not None:
                         row |= {"ratio": cost / base, "extrapolated": True}
                         other = [fit_flops_at(f, level) for f in (fits or {}).values()]
-                        end = _measured_end(summary, plateau)  # a fit placing it earlier is no price
                         other = [
                             extrapolated_sft_cost(accounting, t, plateau) / base
                             for t in other
@@ -320,6 +326,13 @@ POST_START_WHAT = (
 )
 
 
+def race_start(plateau: dict, summary: dict) -> dict:
+    """The race's start: its mean accuracy at step 0 over every racer and seed (race problems) and what SFT
+    spent from the shipped student to reach it (:func:`finished_models` counts it as a finished model)."""
+    starts = [c["accuracy"][0] for e in summary["methods"].values() for c in e["curves"]]
+    return {"accuracy": float(np.mean(starts)), "flops_from_shipped_student": plateau["curve"]["flops"][-1]}
+
+
 def report(plateau: dict, summary: dict, what: str | None = None, finished: list[dict] | None = None) -> dict:
     """plateau.json: the plateau run, the race from it (with the post's accountings), SFT's log-linear fit
     (through ``finished`` SFT models where given, see :func:`finished_fit`; else over the last decade of its
@@ -341,7 +354,6 @@ def report(plateau: dict, summary: dict, what: str | None = None, finished: list
             "SFT accuracy against log10 FLOPs from the shipped student over the last decade of its curve: "
             "the plateau run (build problems), then the continued race's mean (race problems)"
         )
-    starts = [c["accuracy"][0] for e in summary["methods"].values() for c in e["curves"]]
     return {
         "what": what
         or "the post's regime: SFT on teacher samples continued to its plateau (gain under 2 points "
@@ -349,10 +361,9 @@ def report(plateau: dict, summary: dict, what: str | None = None, finished: list
         "that student, each tuned again from it by the headline's protocol; costs priced at +5/+10 points "
         "and 90/95% of the teacher; post_9x/post_30x count both from the plateau, as the post's table counts "
         "SFT-2M's extra prompts against OPD's increment from SFT-400K",
-        "start": {"accuracy": float(np.mean(starts)), "build_accuracy": plateau["curve"]["accuracy"][-1],
+        "start": {**race_start(plateau, summary), "build_accuracy": plateau["curve"]["accuracy"][-1],
                   "sft_gain_per_doubling": plateau["cooldown"]["gain_at_stop"],
-                  "flops_from_shipped_student": spent, "stopped": plateau["stopped"],
-                  "cooldown": plateau["cooldown"]},
+                  "stopped": plateau["stopped"], "cooldown": plateau["cooldown"]},
         "plateau_curve": plateau["curve"], "plateau_settings": plateau["settings"],
         "plateau_wall_seconds": plateau["wall_seconds"],
         "sft_fit": fit, "sft_curve_from_shipped": {"flops": xs, "accuracy": ys},

@@ -51,7 +51,7 @@ def _settings(learning_rate: float, batch_size: int) -> dict:
     return {"learning_rate": learning_rate, "batch_size": batch_size}
 
 
-def _run_grid(
+def run_grid(
     config: CompareConfig,
     points: list[tuple[str, dict]],
     student_path,
@@ -94,12 +94,12 @@ def tune(
     started = time.perf_counter()
     first = [(racer, _settings(lr, bs)) for racer in config.methods
              for lr in GRID["learning_rate"] for bs in GRID["batch_size"]]  # fmt: skip
-    tried = _run_grid(config, first, student_path, teacher_path, progress, base, seed)
+    tried = run_grid(config, first, student_path, teacher_path, progress, base, seed)
     best = {racer: choose([t for t in tried if t["racer"] == racer]) for racer in config.methods}
     extra = [(racer, _settings(EXTENSION[b["settings"]["learning_rate"]], bs)) for racer, b in best.items()
              if b["settings"]["learning_rate"] in EXTENSION for bs in GRID["batch_size"]]  # fmt: skip
     if extra:
-        tried += _run_grid(config, extra, student_path, teacher_path, progress, base, seed)
+        tried += run_grid(config, extra, student_path, teacher_path, progress, base, seed)
     methods = {}
     for racer in config.methods:
         mine = [t for t in tried if t["racer"] == racer]
@@ -113,6 +113,18 @@ def tune(
                          f"({SCORE_POINTS} points)",
                 "base": base or {}, "wall_seconds": time.perf_counter() - started}  # fmt: skip
     return {"protocol": protocol, "methods": methods}
+
+
+KEPT = ("settings", "score", "final_accuracy")
+"""what a results file keeps of each tried run (:func:`without_curves`)"""
+
+
+def without_curves(tuning: dict) -> dict:
+    """:func:`tune`'s result with each tried run cut to its settings, score and final accuracy (what a results
+    file keeps: the curves are the bulk)."""
+    methods = {racer: {"chosen": e["chosen"], "tried": [{k: t[k] for k in KEPT} for t in e["tried"]]}
+               for racer, e in tuning["methods"].items()}  # fmt: skip
+    return {"protocol": tuning["protocol"], "methods": methods}
 
 
 def merge_tuning(committed: dict, added: dict) -> dict:

@@ -9,6 +9,7 @@ from ..checkpoint import write_json_atomic, write_text_atomic
 from ..errors import LabkitError
 from ..studies.compare import CompareConfig, in_race_order, run_comparison, summarize
 from ..studies.costs import describe, rows_against
+from ..studies.plateau import started_mid_climb
 from .plots import METHOD_COLORS
 
 
@@ -174,7 +175,7 @@ def plateau_figure(results: dict):
     ax.plot(grid, line, "--", color=METHOD_COLORS["sft"], lw=1,
             label=f"log-linear fit ({fit['slope_per_decade']:.1%}/decade)")  # fmt: skip
     spent = results["start"]["flops_from_shipped_student"]
-    mid_climb = "not a plateau" in str(results["start"].get("stopped", {}).get("why"))
+    mid_climb = started_mid_climb(results["start"])
     search = results.get("search")
     if search:  # SFT's own continuation past the start: the no-plateau search (one seed, build problems)
         curve = search["plateau_curve"]
