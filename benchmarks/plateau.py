@@ -10,14 +10,17 @@ its labkit.json) instead of training it again. Where SFT never plateaus within i
 records the curve, the fit and the teacher's accuracy on the same problems, and no race is run.
 
     .venv/bin/python benchmarks/plateau.py --start-flops 1.7e12 \
-        --finished outputs/plateau/sft_3.3e12 outputs/plateau/student
+        --finished outputs/plateau/sft_3.3e12 outputs/plateau/student \
+        --finished-seeds 1 2 --finished-budgets 1.7e12 3.3e12
 
 races instead from the post's regime as near as this task has it: SFT continued to a fixed FLOPs (constant
 rate, then the same decay), where it still climbs; the search's no-plateau report is kept in plateau.json
 under "search". SFT's cost beyond its race is read between finished SFT models (the headline's, the
 start, and each `--finished` folder: SFT runs saved by labkit.studies.plateau.sft_to_plateau, scored on the
-race problems). `--reprice` recomputes the prices and the figure from the committed race. Run alone on the
-machine: wall seconds are recorded.
+race problems). `--finished-seeds` trains (or reuses) more of them in outputs/plateau, one per seed and
+`--finished-budgets` entry: several seeds of one budget count as their mean and give SFT's side an interval.
+`--reprice` recomputes the prices and the figure from the committed race. Run alone on the machine: wall
+seconds are recorded.
 """
 
 import argparse
@@ -38,6 +41,7 @@ from labkit.studies.plateau import (
     race_start,
     report,
     sft_to_plateau,
+    train_finished,
 )
 from labkit.studies.tuning import tune, without_curves
 from labkit.views.notebook import data_dir
@@ -63,6 +67,8 @@ if __name__ == "__main__":
         default=[],
         help="finished SFT models (sft_to_plateau's folders) to fit through",
     )
+    p.add_argument("--finished-seeds", type=int, nargs="*", default=[], help="seeds of more finished models")
+    p.add_argument("--finished-budgets", type=float, nargs="*", default=[], help="their budgets (FLOPs)")
     p.add_argument("--reprice", action="store_true", help="recompute the prices from plateau.json's race")
     args = p.parse_args()
     if args.reprice and not args.start_flops:
@@ -111,7 +117,8 @@ if __name__ == "__main__":
         wall_seconds = None
     finished = None
     if args.finished or args.start_flops:
-        finished = finished_models(headline, args.finished, race_start(plateau, summary))
+        more = train_finished(student, teacher, POST_START.parent, args.finished_budgets, args.finished_seeds)
+        finished = finished_models(headline, [*args.finished, *more], race_start(plateau, summary))
     results = report(plateau, summary, what=POST_START_WHAT if args.start_flops else None, finished=finished)
     if search is not None:
         results["search"] = search

@@ -148,10 +148,16 @@ def test_the_posts_regime_race_is_priced_as_the_page_and_readme_say():
                 row["ratio"],
                 extrapolated_sft_cost(accounting, line, plateau) / base,
             )
+            # SFT's side has seeds: the interval resamples them, and holds the ratio
+            assert row["sft_seeds"] >= 3 and row["ci"][0] < row["ratio"] < row["ci"][1]
     page, readme = (DOCS / "results.md").read_text(), (ROOT / "README.md").read_text()
     exact, topk = (priced["post_30x", b][0] for b in ("opd-exact", "opd-topk"))
     assert f"{exact:.1f}× and {topk:.1f}× less compute" in readme
     assert f"exact OPD {exact:.1f}×, top-4 {topk:.1f}×" in page
+    cis = [rows[("sft", b, "post_30x", "+5 points")]["ci"] for b in ("opd-exact", "opd-topk")]
+    intervals = " and ".join(f"{low:.1f}–{high:.1f}" for low, high in cis)
+    assert intervals in readme and intervals in page
+    assert all(low > 1 for low, _ in cis)  # "both intervals exclude 1", as the page says
     low, high = sorted(priced["post_9x", b][0] for b in ("opd-exact", "opd-topk"))
     assert f"{low:.1f}–{high:.1f}×" in page and f"{low:.1f}–{high:.1f}×" in readme
     line30, line9 = priced["post_30x", "opd-exact"][1], priced["post_9x", "opd-exact"][1]  # the straight line

@@ -307,3 +307,52 @@ def test_a_start_mid_climb_never_hides_a_real_plateau():
     assert "not a plateau" in started["stopped"]["why"] and as_start(started, 1.7e12) == started
     with pytest.raises(LabkitError, match="plateaued"):
         as_start({"stopped": {"why": "gain 0.010 per doubling < 0.02", "step": 9}}, 1.7e12)
+
+
+def _finished(rng, budgets: dict, seeds=(0, 1, 2), problems=200, spread=0.0) -> list[dict]:
+    """Finished SFT models: at each ``{flops: accuracy}``, one per seed solving each problem with that chance
+    (moved by ``spread`` times a per-seed offset, the same across budgets: a seed's models are one run's)."""
+    from labkit.evaluate import pack_correct
+
+    offsets = {s: spread * (s - np.mean(seeds)) for s in seeds}
+    points = []
+    for flops, accuracy in budgets.items():
+        for s in seeds:
+            won = rng.random(problems) < accuracy + offsets[s]
+            points.append({"what": f"{flops:.2g} seed {s}", "flops": flops * (1 + 1e-3 * s), "seed": s,
+                           "accuracy": float(np.mean(won)), "correct": pack_correct(won)})  # fmt: skip
+    return points
+
+
+def test_finished_sft_models_of_one_budget_count_as_their_seeds_mean_and_give_sft_an_interval():
+    from labkit.studies.costs import cost_to_reach
+    from labkit.studies.plateau import (
+        budget_groups,
+        extrapolated_sft_cost,
+        finished_flops_at,
+        finished_interval,
+        sft_seeds,
+    )
+
+    rng = np.random.default_rng(0)
+    summary = _race({"opd": 1e10}, greedy=False)
+    plateau = {"curve": {"flops": [2e12], "student_flops": [5e11]}}
+    base = cost_to_reach(summary["methods"]["opd"], "flops", 0.6, "opd")
+    assert base is not None  # the baseline reaches the level in its race
+    budgets = {2e12: 0.5, 4e12: 0.75}
+    same, spread = _finished(rng, budgets), _finished(rng, budgets, spread=0.08)
+    groups = budget_groups(same)
+    assert [len(g["points"]) for g in groups] == [3, 3] and sft_seeds(same) == [0, 1, 2]
+    assert groups[0]["accuracy"] == pytest.approx(np.mean([p["accuracy"] for p in same[:3]]))
+    widths = []
+    for finished in (same, spread):
+        ratio = extrapolated_sft_cost("flops", finished_flops_at(finished, 0.6), plateau) / base
+        ci = finished_interval(finished, summary, plateau, "opd", "flops", 0.6, n_boot=200)
+        assert ci[0] < ratio < ci[1]
+        widths.append(np.log(ci[1] / ci[0]))
+    assert widths[1] > 1.2 * widths[0]  # seeds that disagree widen SFT's side of the interval
+    one_seed = [p for p in same if p["seed"] == 0]
+    assert (
+        sft_seeds(one_seed) == []
+        and finished_interval(one_seed, summary, plateau, "opd", "flops", 0.6) is None
+    )

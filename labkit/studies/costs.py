@@ -200,7 +200,7 @@ def _outcomes(curves: list[dict], key: str) -> np.ndarray:
     return _stack_runs([np.stack([unpack_correct(t) for t in c[packed]]) for c in curves]).astype(float)
 
 
-def _resampled_costs(
+def resampled_costs(
     entry: dict, method: str, accounting: str, level: float, weights: np.ndarray, rng, key: str
 ) -> np.ndarray:
     """``[n_boot]``: per replicate, the median over resampled seeds of the cost to reach ``level`` (+inf if
@@ -256,7 +256,7 @@ def bootstrap_ratio(
     n_problems = unpack_correct(summary["methods"][method]["curves"][0][CORRECT_KEYS[key]][0]).size
     weights = problem_weights(rng, n_problems, n_boot)
     mine, base = (
-        _resampled_costs(summary["methods"][m], m, accounting, level, weights, rng, key)
+        resampled_costs(summary["methods"][m], m, accounting, level, weights, rng, key)
         for m in (method, baseline)
     )
     with np.errstate(divide="ignore", invalid="ignore"):

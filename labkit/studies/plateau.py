@@ -44,11 +44,11 @@ import numpy as np
 
 from ..config import TrainConfig
 from ..errors import LabkitError
-from ..evaluate import task_of
+from ..evaluate import task_of, unpack_correct
 from ..models import load, save
 from ..train import Trainer
 from .compare import METHOD_SETTINGS, RACERS
-from .costs import ACCOUNTINGS, bootstrap_ratio, cost_to_reach, point_ratio
+from .costs import ACCOUNTINGS, bootstrap_ratio, cost_to_reach, point_ratio, problem_weights, resampled_costs
 
 PLATEAU_GAIN = 0.02
 """the plateau: SFT gains less than this (2 points of sampled accuracy) per doubling of FLOPs"""
@@ -134,6 +134,20 @@ def sft_to_plateau(
     return report
 
 
+def train_finished(student_path, teacher_path, where, budgets, seeds) -> list[Path]:
+    """Finished SFT models for :func:`finished_models`: :func:`sft_to_plateau` to each of ``budgets`` (its
+    constant rate, then the decay) for each of ``seeds``, saved in ``where`` as ``sft_{budget}_seed{seed}``;
+    a folder already there is kept, not trained again."""
+    folders = []
+    for seed in seeds:
+        for budget in budgets:
+            folder = Path(where) / f"sft_{budget:.2g}_seed{seed}"
+            if not (folder / "labkit.json").exists():
+                sft_to_plateau(student_path, teacher_path, folder, max_flops=budget, seed=seed)
+            folders.append(folder)
+    return folders
+
+
 MID_CLIMB = "not a plateau"
 """what a start's ``stopped["why"]`` ends with where :func:`as_start` relabelled a budget-stopped run"""
 
@@ -157,25 +171,44 @@ def as_start(plateau: dict, start_flops: float) -> dict:
 
 def finished_models(headline_curves: list[dict], folders, start: dict, eval_n: int = 1000) -> list[dict]:
     """Finished SFT models on the race problems, for SFT's price beyond its race: the headline's SFT (its
-    curves, ``headline_curves``: a cosine schedule ends decayed), the race's ``start`` and each of ``folders``
-    (a model saved by :func:`sft_to_plateau`, its FLOPs from the shipped student in its labkit.json), scored
-    here on the first ``eval_n`` race problems."""
-    from ..evaluate import EVAL_SETS, evaluate, held_out_set
+    curves, ``headline_curves``: a cosine schedule ends decayed), the race's ``start`` (seed 0, its outcomes
+    the race's first evaluation) and each of ``folders`` (a model saved by :func:`sft_to_plateau`, its FLOPs
+    and seed from its labkit.json), scored here on the first ``eval_n`` race problems, outcomes kept for the
+    bootstrap (:func:`finished_interval`)."""
+    from ..evaluate import EVAL_SETS, evaluate, held_out_set, pack_correct
 
     points = [
         {"what": f"headline SFT ({len(headline_curves)} seeds)",
          "flops": float(np.mean([c["flops"][-1] for c in headline_curves])),
          "accuracy": float(np.mean([c["accuracy"][-1] for c in headline_curves]))},
-        {"what": "the start", "flops": start["flops_from_shipped_student"], "accuracy": start["accuracy"]},
+        {"what": "the start", "flops": start["flops_from_shipped_student"], "accuracy": start["accuracy"],
+         "seed": 0, **({"correct": start["correct"]} if start.get("correct") else {})},
     ]  # fmt: skip
     for folder in folders:
         model, tokenizer = load(folder)
         task = task_of(str(folder))
         problems = held_out_set(task, eval_n, "race")
-        scored = evaluate(model, tokenizer, task, seed=EVAL_SETS["race"], problems=problems).accuracy
-        flops = json.loads((Path(folder) / "labkit.json").read_text())["plateau"]["curve"]["flops"][-1]
-        points.append({"what": f"SFT to {flops:.2g} FLOPs", "flops": flops, "accuracy": scored})
+        scored = evaluate(model, tokenizer, task, seed=EVAL_SETS["race"], problems=problems)
+        meta = json.loads((Path(folder) / "labkit.json").read_text())["plateau"]
+        flops, seed = meta["curve"]["flops"][-1], meta["settings"]["seed"]
+        points.append({"what": f"SFT to {flops:.2g} FLOPs, seed {seed}", "flops": flops, "seed": seed,
+                       "accuracy": scored.accuracy, "correct": pack_correct(scored.rewards)})  # fmt: skip
     return points
+
+
+def budget_groups(finished: list[dict]) -> list[dict]:
+    """Finished SFT models grouped by budget (FLOPs to two digits), cheapest first: ``{"flops", "accuracy"}``
+    the means over the group's seeds, ``"points"`` the models."""
+    groups: dict[str, list[dict]] = {}
+    for point in sorted(finished, key=lambda p: p["flops"]):
+        groups.setdefault(f"{point['flops']:.2g}", []).append(point)
+
+    def mean(key: str, group: list[dict]) -> float:
+        return float(np.mean([p[key] for p in group]))
+
+    return [
+        {"flops": mean("flops", g), "accuracy": mean("accuracy", g), "points": g} for g in groups.values()
+    ]
 
 
 def log_linear_fit(xs, accuracies) -> dict:
@@ -236,12 +269,15 @@ def extrapolated_sft_cost(accounting: str, total: float, plateau: dict) -> float
 
 def finished_fit(points: list[dict]) -> dict:
     """:func:`log_linear_fit` through finished SFT models (``{"flops", "accuracy"}``: FLOPs from the shipped
-    student, accuracy on the race problems), as the post extrapolates from finished SFT runs."""
-    points = sorted(points, key=lambda p: p["flops"])
-    fit = log_linear_fit([p["flops"] for p in points], [p["accuracy"] for p in points])
+    student, accuracy on the race problems; seeds of one budget as their mean), as the post extrapolates from
+    finished SFT runs."""
+    groups = budget_groups(points)
+    fit = log_linear_fit([g["flops"] for g in groups], [g["accuracy"] for g in groups])
     return fit | {
         "fit_on": "finished SFT models (decayed learning rate), race problems: "
-        + ", ".join(f"{p['what']} {p['accuracy']:.1%} at {p['flops']:.2g}" for p in points)
+        + ", ".join(
+            f"{p['what']} {p['accuracy']:.1%} at {p['flops']:.2g}" for g in groups for p in g["points"]
+        )
     }
 
 
@@ -254,14 +290,64 @@ def _measured_end(summary: dict, plateau: dict) -> float:
 
 def finished_flops_at(finished: list[dict], level: float) -> float | None:
     """FLOPs from the shipped student at which finished SFT models reach ``level``: log-linear interpolation
-    between the two models around it (by FLOPs); None outside them. Measured, not extrapolated: each finished
-    model is an SFT run trained to its budget and decayed (one seed each, the headline's five)."""
-    points = sorted(finished, key=lambda p: p["flops"])
+    between the two budgets around it (:func:`budget_groups`, each the mean over its seeds); None outside
+    them. Measured, not extrapolated: each finished model is an SFT run trained to its budget and decayed."""
+    points = budget_groups(finished)
     for lo, hi in zip(points, points[1:]):
         if lo["accuracy"] < level <= hi["accuracy"]:
             t = (level - lo["accuracy"]) / (hi["accuracy"] - lo["accuracy"])
             return float(10 ** (np.log10(lo["flops"]) + t * (np.log10(hi["flops"]) - np.log10(lo["flops"]))))
     return None
+
+
+def sft_seeds(finished: list[dict]) -> list[int]:
+    """The seeds with a finished SFT model at every budget that has more than one: what
+    :func:`finished_interval` resamples (empty when every budget has one model)."""
+    multi = [{p.get("seed") for p in g["points"]} for g in budget_groups(finished) if len(g["points"]) > 1]
+    return sorted(set.intersection(*multi) - {None}) if multi else []
+
+
+def finished_interval(finished: list[dict], summary: dict, plateau: dict, baseline: str, accounting: str,
+                      level: float, n_boot: int = 1000, seed: int = 0) -> list[float] | None:  # fmt: skip
+    """95% interval of continued SFT's cost read between ``finished`` models (:func:`finished_flops_at`)
+    over ``baseline``'s cost in the race, at ``level``. Each replicate resamples the race problems (one draw
+    shared by the baseline's evaluations and the finished models, all scored on the race set), the
+    baseline's seeds, and SFT's seeds (:func:`sft_seeds`, together across budgets: a seed's models are one
+    run's). A replicate where SFT's models do not bracket the level prices SFT at +inf. None with fewer than
+    two SFT seeds, or when fewer than half the replicates give a ratio."""
+    seeds = sft_seeds(finished)
+    if len(seeds) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    entry = summary["methods"][baseline]
+    n_problems = unpack_correct(entry["curves"][0]["correct"][0]).size
+    weights = problem_weights(rng, n_problems, n_boot)
+    base = resampled_costs(entry, baseline, accounting, level, weights, rng, "accuracy")
+    groups = budget_groups(finished)
+
+    def accuracies(point):  # [n_boot]: the point's accuracy on each replicate's problems
+        if "correct" not in point:
+            return np.full(n_boot, point["accuracy"])
+        return weights @ unpack_correct(point["correct"], n_problems).astype(float) / n_problems
+
+    by_budget = [{p.get("seed"): accuracies(p) for p in g["points"]} for g in groups]
+    picks = np.asarray(seeds)[rng.integers(0, len(seeds), (n_boot, len(seeds)))]
+    ratios = np.full(n_boot, np.nan)
+    for r in range(n_boot):
+        points = []
+        for group, scored in zip(groups, by_budget):
+            chosen = picks[r] if len(scored) > 1 else list(scored)
+            accuracy = float(np.mean([scored[s][r] for s in chosen]))
+            points.append({"flops": group["flops"], "accuracy": accuracy})
+        total = finished_flops_at(points, level)
+        cost = np.inf if total is None else max(extrapolated_sft_cost(accounting, total, plateau), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios[r] = cost / base[r]
+    kept = ratios[~np.isnan(ratios)]
+    if kept.size < n_boot / 2:
+        return None
+    low, high = np.percentile(kept, 2.5, method="lower"), np.percentile(kept, 97.5, method="higher")
+    return [float(low), float(high)]
 
 
 def plateau_ratios(
@@ -296,7 +382,11 @@ def plateau_ratios(
                     if between > end:
                         cost = extrapolated_sft_cost(accounting, between, plateau)
                         if cost is not None:
-                            row |= {"ratio": cost / base, "interpolated": True}
+                            ci = finished_interval(
+                                finished, summary, plateau, baseline, accounting, level, n_boot
+                            )
+                            row |= {"ratio": cost / base, "interpolated": True, "ci": ci,
+                                    "sft_seeds": len(sft_seeds(finished))}  # fmt: skip
                 elif method == "sft" and base and total is not None and total > end:
                     cost = extrapolated_sft_cost(accounting, total, plateau)
                     if cost is not None:
@@ -327,10 +417,14 @@ POST_START_WHAT = (
 
 
 def race_start(plateau: dict, summary: dict) -> dict:
-    """The race's start: its mean accuracy at step 0 over every racer and seed (race problems) and what SFT
-    spent from the shipped student to reach it (:func:`finished_models` counts it as a finished model)."""
-    starts = [c["accuracy"][0] for e in summary["methods"].values() for c in e["curves"]]
-    return {"accuracy": float(np.mean(starts)), "flops_from_shipped_student": plateau["curve"]["flops"][-1]}
+    """The race's start: its mean accuracy at step 0 over every racer and seed (race problems), what SFT
+    spent from the shipped student to reach it (:func:`finished_models` counts it as a finished model) and,
+    where every run's first evaluation solved the same problems, those outcomes (``correct``)."""
+    curves = [c for e in summary["methods"].values() for c in e["curves"]]
+    firsts = {c["correct"][0] for c in curves if c.get("correct")}
+    return {"accuracy": float(np.mean([c["accuracy"][0] for c in curves])),
+            "flops_from_shipped_student": plateau["curve"]["flops"][-1],
+            **({"correct": firsts.pop()} if len(firsts) == 1 else {})}  # fmt: skip
 
 
 def report(plateau: dict, summary: dict, what: str | None = None, finished: list[dict] | None = None) -> dict:
@@ -346,7 +440,7 @@ def report(plateau: dict, summary: dict, what: str | None = None, finished: list
     fits = None
     if finished:
         fit = finished_fit(finished)
-        last = sorted(finished, key=lambda p: p["flops"])[-2:]
+        last = [p for g in budget_groups(finished)[-2:] for p in g["points"]]
         fits = {"all finished models": fit, "the two largest": finished_fit(last)}
     else:
         fit = last_decade_fit(xs, ys)

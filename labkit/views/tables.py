@@ -184,8 +184,8 @@ PLATEAU_ACCOUNTINGS = ("post_9x", "post_30x", "flops", "episodes")
 def plateau_table(results: dict) -> str:
     """The post's regime (benchmarks/results/plateau.md; docs/results.md), from plateau.json: per level and
     pair, the cost ratio under the post's two accountings and two of the lab's, with its interval; "(fit)"
-    marks SFT's cost read off the log-linear extrapolation, "(finished SFT)" read between finished SFT models,
-    "–" a pair not priced at that level."""
+    marks SFT's cost read off the log-linear extrapolation, "finished SFT" read between finished SFT models
+    (with an interval where SFT has several seeds), "–" a pair not priced at that level."""
     lines = ["| level | pair | " + " | ".join(PLATEAU_ACCOUNTINGS) + " |",
              "|---|---|" + "---|" * len(PLATEAU_ACCOUNTINGS)]  # fmt: skip
     for name, level in results["levels"].items():
@@ -198,6 +198,8 @@ def plateau_table(results: dict) -> str:
                     cells.append("–")
                 elif row["extrapolated"]:
                     cells.append(f"{row['ratio']:.2f}× (fit)")
+                elif row.get("interpolated") and row.get("ci"):
+                    cells.append(f"{describe(row)}, finished SFT ({row['sft_seeds']} seeds)")
                 elif row.get("interpolated"):
                     cells.append(f"{row['ratio']:.2f}× (finished SFT)")
                 else:
