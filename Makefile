@@ -35,7 +35,7 @@ lint: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m labkit.tools.run_notebooks --out outputs
 
-## make notebooks: execute every notebook at full settings and save it with its outputs (what is committed; ~47 minutes on 2 cores)
+## make notebooks: execute every notebook at full settings and save it with its outputs (what is committed; ~52 minutes on 2 cores)
 notebooks: $(STAMP)
 	$(BIN)/python -m labkit.tools.run_notebooks --in-place
 
