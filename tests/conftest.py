@@ -14,17 +14,19 @@ QUICK = {"quick": True, "seed": 0, "solutions": True}
 SLOWEST_FIRST = ("05_side_by_side.ipynb", "08_when_does_it_win.ipynb", "06_continual_learning.ipynb")
 NOTEBOOK_TEST = "test_notebook_executes_and_reports_sane_results"
 RERUN_TEST = "test_a_notebook_rerun_with_the_same_seed_records_identical_results"
+PROBE_TEST = "test_side_by_side_notebooks_each_get_one_core_and_their_own_results"
 
 
 @pytest.fixture(scope="session")
 def executed(request, tmp_path_factory):
     """The quick runs of the notebooks this session selected, started together when the first notebook test
     asks, side by side (one per core, one thread each: ``run_notebooks.execute_side_by_side``), slowest first:
-    ``{name: future}``, and ``"again"`` for a second run of the notebook the determinism test reruns. Nothing
-    else runs meanwhile: the other tests beside them, on the same two cores, made the whole suite slower."""
+    ``{name: future}``, ``"again"`` for a second run of the notebook the determinism test reruns, and the
+    lanes' probes first (one per lane). Nothing else runs meanwhile: the other tests beside them, on the same
+    two cores, made the whole suite slower."""
     from labkit.tools.run_notebooks import OFFLINE_PARAMETERS, execute_side_by_side
 
-    from .test_notebooks import RERUN
+    from .test_notebooks import PROBES, RERUN, write_probe
 
     selected = {item.name for item in request.session.items}
     names = [
@@ -32,6 +34,9 @@ def executed(request, tmp_path_factory):
         *sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb") if p.name not in SLOWEST_FIRST),
     ]
     where, jobs = tmp_path_factory.mktemp("notebooks"), {}
+    if PROBE_TEST in selected:
+        write_probe(where / "probe.ipynb")
+        jobs = {tag: (where / "probe.ipynb", where / f"{tag}.ipynb", {"tag": tag}) for tag in PROBES}
     for name in names:
         if f"{NOTEBOOK_TEST}[{name}]" in selected:
             jobs[name] = (NOTEBOOK_DIR / name, where / name, {**QUICK, **OFFLINE_PARAMETERS.get(name, {})})

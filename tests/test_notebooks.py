@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from labkit.tools.run_notebooks import execute_side_by_side
-
 pytestmark = pytest.mark.slow  # starts processes, servers or notebooks: `make test-fast` skips it
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
@@ -186,7 +184,9 @@ CHECKS = {
 }
 
 
-RERUN = "03_rl.ipynb"  # run twice (conftest.executed): the same seed must record identical results
+# trained twice with one seed (conftest.executed): both runs must record identical results (10_pitfalls
+# records seconds per step, so it cannot be the one)
+RERUN = "03_rl.ipynb"
 
 
 @pytest.mark.notebook
@@ -203,10 +203,11 @@ def test_a_notebook_rerun_with_the_same_seed_records_identical_results(executed)
     assert executed["again"].result() == executed[RERUN].result()
 
 
-def test_side_by_side_notebooks_each_get_one_core_and_their_own_results(tmp_path):
-    """The runner the suite uses: every job's kernel is kept to one core with one thread (so a notebook
-    that fans out over cores sees one), the lanes' cores differ, and each result comes back under its key."""
-    probe = tmp_path / "probe.ipynb"
+PROBES = ("probe-a", "probe-b")  # started first in conftest.executed's lanes, one in each
+
+
+def write_probe(path):
+    """A notebook that records its ``tag``, the cores labkit sees, torch's threads and the CPUs it may use."""
     code = (
         "import os, torch\nfrom labkit.studies.workers import cores\n"
         "from labkit.views.notebook import record\n"
@@ -217,14 +218,16 @@ def test_side_by_side_notebooks_each_get_one_core_and_their_own_results(tmp_path
              {"cell_type": "code", "id": "r", "metadata": {}, "source": code, "outputs": [],
               "execution_count": None}]  # fmt: skip
     kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-    probe.write_text(json.dumps({"cells": cells, "metadata": kernel, "nbformat": 4, "nbformat_minor": 5}))
-    jobs = {tag: (probe, tmp_path / f"{tag}.ipynb", {"tag": tag}) for tag in ("a", "b")}
-    futures, pool = execute_side_by_side(jobs)
-    try:
-        results = {tag: future.result() for tag, future in futures.items()}
-    finally:
-        pool.shutdown()
-    assert {tag: r["tag"] for tag, r in results.items()} == {"a": "a", "b": "b"}
+    path.write_text(json.dumps({"cells": cells, "metadata": kernel, "nbformat": 4, "nbformat_minor": 5}))
+
+
+@pytest.mark.notebook
+def test_side_by_side_notebooks_each_get_one_core_and_their_own_results(executed):
+    """The runner the suite uses (the probes run first in its two lanes): every job's kernel is kept to one
+    core with one thread (so a notebook that fans out over cores sees one), the lanes' cores differ, and each
+    result comes back under its key."""
+    results = {tag: executed[tag].result() for tag in PROBES}
+    assert {tag: r["tag"] for tag, r in results.items()} == {tag: tag for tag in PROBES}
     assert all(r["cores"] == 1 and r["threads"] == 1 and len(r["cpu"]) == 1 for r in results.values())
     if len(os.sched_getaffinity(0)) > 1:  # two lanes: two different cores
-        assert results["a"]["cpu"] != results["b"]["cpu"]
+        assert results[PROBES[0]]["cpu"] != results[PROBES[1]]["cpu"]
