@@ -261,13 +261,21 @@ def bootstrap_ratio(
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = mine / base
-    kept = ratios[~np.isnan(ratios)]
     result["reached"] = float(np.mean(np.isfinite(mine) & np.isfinite(base)))
-    result["kept"] = kept.size / n_boot
-    if kept.size >= n_boot / 2:
-        low, high = np.percentile(kept, 2.5, method="lower"), np.percentile(kept, 97.5, method="higher")
-        result["ci"] = [float(low), float(high)]
+    result["kept"] = float(np.mean(~np.isnan(ratios)))
+    result["ci"] = ratio_interval(ratios)
     return result
+
+
+def ratio_interval(ratios: np.ndarray) -> list[float] | None:
+    """The 95% interval of bootstrap ``ratios`` (``nan`` marks a replicate with no ratio: dropped): the
+    [2.5th, 97.5th] percentiles of the kept ones, the order statistics at or just outside them; None when
+    fewer than half the replicates are kept."""
+    kept = ratios[~np.isnan(ratios)]
+    if kept.size < ratios.size / 2:
+        return None
+    low, high = np.percentile(kept, 2.5, method="lower"), np.percentile(kept, 97.5, method="higher")
+    return [float(low), float(high)]
 
 
 def bootstrap_accuracy(curves: list[dict], key: str = "accuracy", n_boot: int = 1000, seed: int = 0) -> dict:

@@ -48,7 +48,15 @@ from ..evaluate import task_of, unpack_correct
 from ..models import load, save
 from ..train import Trainer
 from .compare import METHOD_SETTINGS, RACERS
-from .costs import ACCOUNTINGS, bootstrap_ratio, cost_to_reach, point_ratio, problem_weights, resampled_costs
+from .costs import (
+    ACCOUNTINGS,
+    bootstrap_ratio,
+    cost_to_reach,
+    point_ratio,
+    problem_weights,
+    ratio_interval,
+    resampled_costs,
+)
 
 PLATEAU_GAIN = 0.02
 """the plateau: SFT gains less than this (2 points of sampled accuracy) per doubling of FLOPs"""
@@ -343,11 +351,7 @@ def finished_interval(finished: list[dict], summary: dict, plateau: dict, baseli
         cost = np.inf if total is None else max(extrapolated_sft_cost(accounting, total, plateau), 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratios[r] = cost / base[r]
-    kept = ratios[~np.isnan(ratios)]
-    if kept.size < n_boot / 2:
-        return None
-    low, high = np.percentile(kept, 2.5, method="lower"), np.percentile(kept, 97.5, method="higher")
-    return [float(low), float(high)]
+    return ratio_interval(ratios)
 
 
 def plateau_ratios(
