@@ -41,7 +41,7 @@ def test_the_recovery_table_is_made_from_the_recovery_results():
 
 def test_the_results_page_shows_the_committed_tables():
     page = (DOCS / "results.md").read_text()
-    for name in ("table.md", "regimes_sweep.md", "regimes_direct.md", "recovery.md"):
+    for name in ("table.md", "regimes_sweep.md", "regimes_direct.md", "recovery.md", "regime_tuning.md"):
         lines = _table_lines((RESULTS / name).read_text())
         assert lines and all(line in page for line in lines), (
             f"docs/results.md is out of step with benchmarks/results/{name}"
@@ -289,6 +289,32 @@ def test_the_races_run_with_the_settings_the_tuning_protocol_chose():
         assert max(entry["tried"], key=lambda t: t["score"])["settings"] == entry["chosen"], racer
         assert len(entry["tried"]) >= 6, racer  # the whole grid, every racer alike
         assert {**entry["chosen"]}.items() <= headline["methods"][racer]["settings"].items(), racer
+
+
+def test_a_regime_tuned_on_itself_races_at_what_its_own_tuning_chose_beside_the_maps_race():
+    from labkit.studies.tuning import GRID, choose
+    from labkit.views.tables import regime_tuning_table
+
+    results = json.loads((RESULTS / "regime_tuning.json").read_text())
+    headline = json.loads((RESULTS / "tuning.json").read_text())["protocol"]
+    sweep = json.loads((RESULTS / "regimes_sweep.json").read_text())["regimes"]
+    for name, entry in results["regimes"].items():
+        protocol = entry["tuning"]["protocol"]
+        for key in ("grid", "extension", "seed", "eval_set", "eval_n", "budget", "score"):
+            assert protocol[key] == headline[key], key  # the headline's protocol, plus the batch extension
+        assert protocol["batch_extension"] == {"4": 2, "16": 64}
+        for racer, tuned in entry["tuning"]["methods"].items():
+            grid = [
+                {"learning_rate": lr, "batch_size": b}
+                for lr in GRID["learning_rate"]
+                for b in GRID["batch_size"]
+            ]
+            assert all(s in [t["settings"] for t in tuned["tried"]] for s in grid), racer
+            assert choose(tuned["tried"])["settings"] == tuned["chosen"] == entry["chosen"][racer], racer
+            assert tuned["chosen"].items() <= entry["summary"]["methods"][racer]["settings"].items(), racer
+            shipped = entry["shipped_settings"]["settings"][racer]
+            assert shipped == sweep[name]["summary"]["methods"][racer]["settings"], racer
+    assert regime_tuning_table(results) + "\n" == (RESULTS / "regime_tuning.md").read_text()
 
 
 def test_corrections_are_counted_against_mistakes_left_standing():

@@ -46,3 +46,37 @@ def test_the_highest_score_is_chosen_and_a_tie_goes_to_grid_order():
     ]
     assert choose(tried)["settings"] == "b"
     assert choose(tried[:1])["settings"] == "a"
+
+
+def _fake_grid(scores: dict):
+    """A stand-in for run_grid: each (racer, settings) scores ``scores[(lr, batch)]`` (0 when absent)."""
+    calls = []
+
+    def run_grid(config, points, *args):
+        calls.append(points)
+        key = lambda s: (s["learning_rate"], s["batch_size"])  # noqa: E731
+        return [{"racer": racer, "settings": s, "score": scores.get(key(s), 0.0), "final_accuracy": 0.0,
+                 "curve": {}} for racer, s in points]  # fmt: skip
+
+    return run_grid, calls
+
+
+@pytest.mark.parametrize(("best", "beyond"), [((3e-4, 4), 2), ((3e-4, 16), 64)])
+def test_the_batch_extension_tries_the_next_batch_beyond_an_edge_at_the_best_rate(monkeypatch, best, beyond):
+    from labkit.studies import tuning
+    from labkit.studies.compare import CompareConfig
+
+    scores = {best: 0.5, (best[0], beyond): 0.6}
+    run_grid, calls = _fake_grid(scores)
+    monkeypatch.setattr(tuning, "run_grid", run_grid)
+    config = CompareConfig(methods=("opd",), eval_n=10)
+    plain = tuning.tune(config, "s", "t", progress=False)
+    assert len(calls) == 1 and plain["methods"]["opd"]["chosen"] == dict(
+        zip(("learning_rate", "batch_size"), best)
+    )
+    assert "batch_extension" not in plain["protocol"]
+    calls.clear()
+    wider = tuning.tune(config, "s", "t", progress=False, extend_batch=True)
+    assert calls[-1] == [("opd", {"learning_rate": best[0], "batch_size": beyond})]
+    assert wider["methods"]["opd"]["chosen"] == {"learning_rate": best[0], "batch_size": beyond}
+    assert wider["protocol"]["batch_extension"] == {"4": 2, "16": 64}

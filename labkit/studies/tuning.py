@@ -31,6 +31,7 @@ from .compare import RACERS, CompareConfig, run_runs
 
 GRID = {"learning_rate": (1e-4, 3e-4, 1e-3), "batch_size": (4, 16)}
 EXTENSION = {1e-4: 3e-5, 1e-3: 3e-3}  # the next learning rate beyond each edge of the grid
+BATCH_EXTENSION = {4: 2, 16: 64}  # the next prompts per step beyond each edge (``tune(extend_batch=True)``)
 TUNING_SEED = 1000
 SCORE_POINTS = 21
 
@@ -86,10 +87,13 @@ def tune(
     progress: bool = True,
     base: dict | None = None,
     seed: int = TUNING_SEED,
+    extend_batch: bool = False,
 ) -> dict:
     """Run the protocol for ``config.methods`` at ``config.budget``; evaluations on the "tuning" set.
     ``base``: settings every run keeps under the grid's (``{"lr_schedule": "constant"}``: a constant rate).
-    ``seed``: another tuning seed (benchmarks/tuning_transfer.py: does the choice hold on a second one?)."""
+    ``seed``: another tuning seed (benchmarks/tuning_transfer.py: does the choice hold on a second one?).
+    ``extend_batch``: a third step (benchmarks/regime_tuning.py): where the best run so far sits on an edge of
+    the prompts per step, the next one beyond it (``BATCH_EXTENSION``) is tried at its learning rate."""
     config = replace(config, eval_set="tuning", first_seed=seed).validate()
     started = time.perf_counter()
     first = [(racer, _settings(lr, bs)) for racer in config.methods
@@ -100,6 +104,18 @@ def tune(
              if b["settings"]["learning_rate"] in EXTENSION for bs in GRID["batch_size"]]  # fmt: skip
     if extra:
         tried += run_grid(config, extra, student_path, teacher_path, progress, base, seed)
+    if extend_batch:
+        best = {racer: choose([t for t in tried if t["racer"] == racer]) for racer in config.methods}
+        edges = {
+            racer: b["settings"]
+            for racer, b in best.items()
+            if b["settings"]["batch_size"] in BATCH_EXTENSION
+        }
+        wider = [
+            (racer, _settings(s["learning_rate"], BATCH_EXTENSION[s["batch_size"]]))
+            for racer, s in edges.items()
+        ]
+        tried += run_grid(config, wider, student_path, teacher_path, progress, base, seed) if wider else []
     methods = {}
     for racer in config.methods:
         mine = [t for t in tried if t["racer"] == racer]
@@ -112,6 +128,8 @@ def tune(
                 "score": "mean sampled accuracy over log-FLOPs from budget/100 to the budget "
                          f"({SCORE_POINTS} points)",
                 "base": base or {}, "wall_seconds": time.perf_counter() - started}  # fmt: skip
+    if extend_batch:
+        protocol["batch_extension"] = {str(k): v for k, v in BATCH_EXTENSION.items()}
     return {"protocol": protocol, "methods": methods}
 
 

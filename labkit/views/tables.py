@@ -170,6 +170,37 @@ def direct_pairs(
     return "\n".join(lines)
 
 
+REGIME_TUNING_PAIRS = (
+    ("opd", "rl"),
+    ("opd-exact", "rl"),
+    ("sft", "rl"),
+    ("sft", "opd"),
+    ("opd-exact", "opd"),
+)
+
+
+def regime_tuning_table(results: dict) -> str:
+    """benchmarks/results/regime_tuning.md (docs/results.md), from regime_tuning.json: per regime, the
+    settings each racer chose there and the direct prices at the shipped and at the regime's own settings."""
+    lines = []
+    for name, entry in results["regimes"].items():
+        shipped = entry["shipped_settings"]
+        head = f"**{name}** ({entry['what']}; {entry['seeds']} seeds, {results['budget']:.0e} FLOPs a run)"
+        lines += [head,
+                  "", "| racer | shipped settings | tuned here | final sampled, shipped → tuned |",
+                  "|---|---|---|---|"]  # fmt: skip
+        for racer in [r for r in RACERS if r in entry["chosen"]]:  # race order (the JSON sorts its keys)
+            chosen = entry["chosen"][racer]
+            old = shipped["settings"].get(racer, {})
+            finals = f"{shipped['final_accuracy'][racer]:.1%} → {entry['final_accuracy'][racer]:.1%}"
+            lines.append(f"| {racer} | lr {old.get('learning_rate')}, {old.get('batch_size')} prompts | "
+                         f"lr {chosen['learning_rate']}, {chosen['batch_size']} prompts | "
+                         f"{finals} |")  # fmt: skip
+        settings = {"shipped settings": shipped["direct"], "tuned here": entry["direct"]}
+        lines += ["", direct_pairs(settings, pairs=REGIME_TUNING_PAIRS), ""]
+    return "\n".join(lines)
+
+
 PLATEAU_PAIRS = (
     ("sft", "opd"),
     ("sft", "opd-exact"),
