@@ -6,8 +6,8 @@
 The map (benchmarks/regimes_sweep.py) races every regime at the settings tuned on the shipped pair. Here the
 named racers are tuned again on the regime's own teacher, student and task, by the headline's protocol
 (labkit.studies.tuning.tune: the same grid, learning-rate extension, tuning seed, score and "tuning"
-problems) plus one more step: where the best run sits on an edge of the prompts per step, the next one beyond
-it (2 or 64) is tried at its learning rate. The racers are then raced at their chosen settings on the race
+problems) plus one more step: the prompts per step beyond the best run's (2 beyond 4, 64 beyond
+16) are tried at its learning rate. The racers are then raced at their chosen settings on the race
 problems (`--seeds` seeds) and priced directly against each other, beside the same pairs of the map's race
 at the shipped settings (regimes_sweep.json). The regime's models are built into --work by the map's recipes
 (reused if present). Writes benchmarks/results/regime_tuning.json and regime_tuning.md (docs/results.md shows

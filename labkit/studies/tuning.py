@@ -92,8 +92,8 @@ def tune(
     """Run the protocol for ``config.methods`` at ``config.budget``; evaluations on the "tuning" set.
     ``base``: settings every run keeps under the grid's (``{"lr_schedule": "constant"}``: a constant rate).
     ``seed``: another tuning seed (benchmarks/tuning_transfer.py: does the choice hold on a second one?).
-    ``extend_batch``: a third step (benchmarks/regime_tuning.py): where the best run so far sits on an edge of
-    the prompts per step, the next one beyond it (``BATCH_EXTENSION``) is tried at its learning rate."""
+    ``extend_batch``: a third step (benchmarks/regime_tuning.py): the prompts per step beyond the best run's
+    (``BATCH_EXTENSION``: 2 beyond 4, 64 beyond 16, the grid's edges) are tried at its learning rate."""
     config = replace(config, eval_set="tuning", first_seed=seed).validate()
     started = time.perf_counter()
     first = [(racer, _settings(lr, bs)) for racer in config.methods
