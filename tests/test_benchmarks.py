@@ -317,6 +317,21 @@ def test_a_regime_tuned_on_itself_races_at_what_its_own_tuning_chose_beside_the_
     assert regime_tuning_table(results) + "\n" == (RESULTS / "regime_tuning.md").read_text()
 
 
+def test_the_small_students_rl_steps_are_judged_on_runs_that_repeat_the_race():
+    results = json.loads((RESULTS / "small_student_steps.json").read_text())
+    race = json.loads((RESULTS / "regime_tuning.json").read_text())["regimes"]["small-student"]
+    assert results["settings"] == race["chosen"]["rl"]
+    rl = {name: run for name, run in results["runs"].items() if name.startswith("rl seed")}
+    assert rl and "start" in results["runs"]
+    for name, run in rl.items():
+        seed = int(name.split()[-1])
+        assert run["answer_accuracy"] == run["race_final_accuracy"]  # the rerun is the race's own run
+        assert run["race_final_accuracy"] == race["summary"]["methods"]["rl"]["curves"][seed]["accuracy"][-1]
+    page = (DOCS / "results.md").read_text()
+    steps = [f"{run['all_steps_right']:.1%}" for run in rl.values()]
+    assert all(s in page for s in steps) and f"{results['runs']['start']['all_steps_right']:.1%}" in page
+
+
 def test_corrections_are_counted_against_mistakes_left_standing():
     from labkit.studies import premises
     from labkit.task import Problem
