@@ -12,7 +12,6 @@ benchmarks/results/small_student_steps.json. Run alone on the machine.
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from labkit.checkpoint import write_json_atomic
 from labkit.evaluate import EVAL_SETS, evaluate, held_out_set, task_of
 from labkit.models import load
 from labkit.studies.compare import CompareConfig, run_runs
+from labkit.studies.regimes import regimes
 from labkit.task import check_steps
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,19 +46,21 @@ if __name__ == "__main__":
     args = p.parse_args()
     race = json.loads((RESULTS / "regime_tuning.json").read_text())
     entry = race["regimes"]["small-student"]
-    student_path, teacher_path = str(Path(args.work) / "student-small"), str(ROOT / "data" / "teacher")
+    target = json.loads((RESULTS / "regimes_sweep.json").read_text())["start_target"]
+    teacher, student, _, _ = regimes(Path(args.work), target)["small-student"]  # the map's folders
+    student_path, teacher_path = str(student), str(teacher)
     config = CompareConfig(seeds=args.seeds, budget=race["budget"], methods=("rl",), snapshot_prompts=1,
                            settings={"rl": entry["chosen"]["rl"]})  # fmt: skip
-    jobs = [("rl", seed, replace(config), student_path, teacher_path, True) for seed in range(args.seeds)]
+    jobs = [("rl", seed, config, student_path, teacher_path, True) for seed in range(args.seeds)]
     outputs, _ = run_runs(jobs, config.workers, True)
     task = task_of(student_path)
     model, tokenizer = load(student_path)
     runs = {"start": judged(model, tokenizer, task)}
+    race_curves = entry["summary"]["methods"]["rl"]["curves"]
     for seed, (_, _, state) in enumerate(outputs):
         model.load_state_dict(state)
-        runs[f"rl seed {seed}"] = judged(model, tokenizer, task)
-        runs[f"rl seed {seed}"]["race_final_accuracy"] = entry["summary"]["methods"]["rl"]["curves"][seed][
-            "accuracy"
-        ][-1]
+        runs[f"rl seed {seed}"] = judged(model, tokenizer, task) | {
+            "race_final_accuracy": race_curves[seed]["accuracy"][-1]
+        }
     write_json_atomic(RESULTS / "small_student_steps.json", {"settings": entry["chosen"]["rl"], "runs": runs})
     print(json.dumps(runs, indent=1))
